@@ -1,0 +1,1 @@
+"""crampbot's Discord side: slash commands and daily posts, rendered from `knowledge`."""

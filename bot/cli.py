@@ -1,0 +1,166 @@
+"""The `crampbot` command: the composition root that opens the store and runs each job.
+
+Every command turns expected failures (bad content, an unreadable database, a missing token) into
+one clear line and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import textwrap
+from collections.abc import Awaitable, Callable, Sequence
+
+from knowledge.db import DatabaseError
+from knowledge.runtime import ContentError, Knowledge, check_seeds
+from knowledge.settings import KnowledgeSettings
+
+log = logging.getLogger("crampbot")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+LEVEL_LABELS = {"emergency": "EMERGENCY", "urgent": "URGENT", "gp": "SEE A DOCTOR"}
+
+
+def _settings(args: argparse.Namespace) -> KnowledgeSettings:
+    overrides: dict[str, object] = {}
+    if getattr(args, "db", None):
+        overrides["CRAMPBOT_DB"] = args.db
+    if getattr(args, "seeds", None):
+        overrides["CRAMPBOT_SEEDS"] = args.seeds
+    return KnowledgeSettings(**overrides)  # type: ignore[arg-type]
+
+
+def _print_problems(problems: Sequence[object]) -> None:
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"{len(problems)} problem(s) found.", file=sys.stderr)
+
+
+async def _with_knowledge(
+    settings: KnowledgeSettings, job: Callable[[Knowledge], Awaitable[int]]
+) -> int:
+    knowledge = await Knowledge.open(settings.db)
+    try:
+        return await job(knowledge)
+    finally:
+        await knowledge.close()
+
+
+def cmd_kb_check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    problems = check_seeds(settings.seeds)
+    if problems:
+        _print_problems(problems)
+        return EXIT_FAILED
+    print(f"{settings.seeds}: all content is valid.")
+    return EXIT_OK
+
+
+def cmd_kb_build(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+
+    async def job(knowledge: Knowledge) -> int:
+        report = await knowledge.build(settings.seeds)
+        state = "updated" if report.changed else "unchanged"
+        print(
+            f"{settings.db}: {state}; {report.topics} topics, {report.stretches} stretches, "
+            f"{report.tips} tips, {report.red_flags} red-flag rules, {report.sources} sources; "
+            f"{report.kept_from_api} items made through the API kept."
+        )
+        return EXIT_OK
+
+    return asyncio.run(_with_knowledge(settings, job))
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+
+    async def job(knowledge: Knowledge) -> int:
+        await knowledge.ensure_built(settings.seeds)
+        answer = await knowledge.search.ask(args.question, limit=args.limit)
+        if args.json:
+            print(answer.model_dump_json())
+            return EXIT_OK
+        for flag in answer.red_flags:
+            print(f"!! {LEVEL_LABELS[flag.level.value]}: {flag.message}\n")
+        if not answer.results:
+            print("I can only help with cramps, stretching, massage and hydration.")
+            return EXIT_OK
+        topics = await knowledge.store.topics_by_slugs([r.slug for r in answer.results])
+        for number, topic in enumerate(topics, start=1):
+            print(f"{number}. {topic.title}  [{topic.kind.value}, {topic.slug}]")
+            print(textwrap.indent(textwrap.fill(topic.summary, 76), "   "))
+        return EXIT_OK
+
+    return asyncio.run(_with_knowledge(settings, job))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+
+    async def job(knowledge: Knowledge) -> int:
+        report = await knowledge.ensure_built(settings.seeds)
+        if report is None:
+            log.info("knowledge store ready at %s", settings.db)
+        from bot.main import run_bot  # noqa: PLC0415 - keeps `kb` commands free of discord.py
+
+        return await run_bot(knowledge)
+
+    return asyncio.run(_with_knowledge(settings, job))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crampbot",
+        description="Sourced answers about muscle cramps, stretching, massage and hydration.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", help="SQLite file (default: $CRAMPBOT_DB or ./data/crampbot.db)")
+    common.add_argument("--seeds", help="content folder (default: $CRAMPBOT_SEEDS or ./seeds)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", parents=[common], help="build the store if needed and start")
+    run.set_defaults(handler=cmd_run)
+
+    kb = commands.add_parser("kb", help="check or build the knowledge store")
+    kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
+    kb_check = kb_commands.add_parser("check", parents=[common], help="validate every seed file")
+    kb_check.set_defaults(handler=cmd_kb_check)
+    kb_build = kb_commands.add_parser("build", parents=[common], help="load the seeds into SQLite")
+    kb_build.set_defaults(handler=cmd_kb_build)
+
+    ask = commands.add_parser("ask", parents=[common], help="answer a question from the store")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--limit", type=int, default=5, choices=range(1, 6), metavar="1-5")
+    ask.set_defaults(handler=cmd_ask)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=_settings(args).log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except ContentError as exc:
+        _print_problems(exc.problems)
+        print("Fix the content, then run `crampbot kb build` again.", file=sys.stderr)
+        return EXIT_FAILED
+    except DatabaseError as exc:
+        print(f"crampbot: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""crampbot's knowledge: content models, the SQLite store, search and triage. No Discord here."""

@@ -1,0 +1,117 @@
+"""Content rules that span files: references, coverage, duplicates, red-flag examples.
+
+`loader.load_seeds` validates each item alone; these checks need the whole set. Together they are
+what `crampbot kb check` enforces, so CI fails when a rule breaks.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+
+from rapidfuzz import fuzz
+
+from knowledge.loader import Content, Problem
+from knowledge.models import TopicKind
+from knowledge.text import normalize, words
+from knowledge.triage import Triage
+
+# Two tips whose normalised words are this similar say the same thing.
+NEAR_DUPLICATE_RATIO = 85.0
+_FILLER = frozenset("a an the and or to of in on for your you it is are be this that with".split())
+
+
+def _where(content: Content, kind: str, key: str) -> tuple[str, int | None]:
+    return content.locations.get((kind, key), ("seeds", None))
+
+
+def _problem(content: Content, kind: str, key: str, message: str) -> Problem:
+    file, line = _where(content, kind, key)
+    return Problem(file, line, message)
+
+
+def check_references(content: Content) -> Iterable[Problem]:
+    sources = {s.id for s in content.sources}
+    topics = {t.slug for t in content.topics}
+    stretches = {s.slug for s in content.stretches}
+    for topic in content.topics:
+        for slug in topic.related:
+            if slug not in topics:
+                yield _problem(content, "topic", topic.slug, f"related: no topic {slug!r}")
+            elif slug == topic.slug:
+                yield _problem(
+                    content, "topic", topic.slug, "related: a topic cannot relate to itself"
+                )
+        for slug in topic.stretches:
+            if slug not in stretches:
+                yield _problem(content, "topic", topic.slug, f"stretches: no stretch {slug!r}")
+        for source in topic.sources:
+            if source not in sources:
+                yield _problem(content, "topic", topic.slug, f"sources: no source {source!r}")
+    for stretch in content.stretches:
+        for slug in stretch.topics:
+            if slug not in topics:
+                yield _problem(content, "stretch", stretch.slug, f"topics: no topic {slug!r}")
+        for source in stretch.sources:
+            if source not in sources:
+                yield _problem(content, "stretch", stretch.slug, f"sources: no source {source!r}")
+    for tip in content.tips:
+        for source in tip.sources:
+            if source not in sources:
+                yield _problem(content, "tip", tip.id, f"sources: no source {source!r}")
+    for rule in content.red_flags:
+        if rule.source not in sources:
+            yield _problem(content, "red flag", rule.id, f"source: no source {rule.source!r}")
+
+
+def check_stretch_coverage(content: Content) -> Iterable[Problem]:
+    """Every cramp site must offer at least one stretch: it is the first thing people need."""
+    served = {slug for stretch in content.stretches for slug in stretch.topics}
+    for topic in content.topics:
+        if topic.kind is TopicKind.CRAMP and not topic.stretches and topic.slug not in served:
+            yield _problem(content, "topic", topic.slug, "a cramp topic needs at least one stretch")
+
+
+def tip_fingerprint(text: str) -> str:
+    """Tip text reduced to its meaningful words, for near-duplicate comparison."""
+    return " ".join(w for w in words(normalize(text)) if w not in _FILLER)
+
+
+def check_near_duplicate_tips(content: Content) -> Iterable[Problem]:
+    prints = [(tip, tip_fingerprint(tip.text)) for tip in content.tips]
+    for (first, a), (second, b) in itertools.combinations(prints, 2):
+        similarity = fuzz.token_sort_ratio(a, b)
+        if similarity >= NEAR_DUPLICATE_RATIO:
+            file, line = _where(content, "tip", first.id)
+            yield _problem(
+                content,
+                "tip",
+                second.id,
+                f"tip {second.id!r} nearly repeats tip {first.id!r} ({file}:{line}, "
+                f"{similarity:.0f}% alike): say something new",
+            )
+
+
+def check_red_flag_examples(content: Content) -> Iterable[Problem]:
+    """Each rule's examples must trigger it: this keeps patterns and intent in step."""
+    triage = Triage(content.red_flags)
+    for rule in content.red_flags:
+        for example in rule.examples:
+            if rule.id not in {flag.id for flag in triage.check(example)}:
+                yield _problem(
+                    content,
+                    "red flag",
+                    rule.id,
+                    f"example {example!r} does not trigger {rule.id!r}",
+                )
+
+
+def check_content(content: Content) -> list[Problem]:
+    """Every cross-file problem, sorted by file and line."""
+    problems = [
+        *check_references(content),
+        *check_stretch_coverage(content),
+        *check_near_duplicate_tips(content),
+        *check_red_flag_examples(content),
+    ]
+    return sorted(problems, key=lambda p: (p.file, p.line or 0, p.message))

@@ -1,0 +1,249 @@
+"""The content model: one set of pydantic models shared by the loader, the store and the API.
+
+Seed files, rows in SQLite and JSON over HTTP all pass through these classes, so a rule written
+here (a length limit, a required source) holds everywhere content can come from.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    field_validator,
+)
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=2, max_length=64)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def _unique(values: list[str]) -> list[str]:
+    """Reject repeated entries: a repeated alias or source is always an editing slip."""
+    seen: set[str] = set()
+    for value in values:
+        key = value.casefold()
+        if key in seen:
+            raise ValueError(f"{value!r} is listed twice")
+        seen.add(key)
+    return values
+
+
+UniqueSlugs = Annotated[list[Slug], AfterValidator(_unique)]
+SourceIds = Annotated[list[Slug], Field(min_length=1), AfterValidator(_unique)]
+
+TITLE_MAX = 100
+SUMMARY_MAX = 300
+TIP_MAX = 280
+MESSAGE_MAX = 300
+
+
+class Origin(StrEnum):
+    """Where a row came from: seed rows are replaced on rebuild, API rows are kept."""
+
+    SEED = "seed"
+    API = "api"
+
+
+class TopicKind(StrEnum):
+    CRAMP = "cramp"
+    CAUSE = "cause"
+    MASSAGE = "massage"
+    CARE = "care"
+
+
+class TipKind(StrEnum):
+    STRETCHING = "stretching"
+    HYDRATION = "hydration"
+    MASSAGE = "massage"
+    GENERAL = "general"
+
+
+class EvidenceLevel(StrEnum):
+    """How much to trust a claim; shown to users so weak evidence is never dressed up as strong."""
+
+    STRONG = "strong"
+    MODERATE = "moderate"
+    LIMITED = "limited"
+    MIXED = "mixed"
+    NONE = "none"
+
+
+class RedFlagLevel(StrEnum):
+    """Ordered from most to least urgent; `rank` sorts flags for display."""
+
+    EMERGENCY = "emergency"
+    URGENT = "urgent"
+    GP = "gp"
+
+    @property
+    def rank(self) -> int:
+        return list(RedFlagLevel).index(self)
+
+
+# The sections a topic may have, in the order the bot shows them. A fixed list catches typos in
+# headings, which would otherwise silently drop a section from every answer.
+SECTION_HEADINGS: tuple[str, ...] = (
+    "What it is",
+    "Why it happens",
+    "What to do now",
+    "How to use it",
+    "What the evidence says",
+    "How to prevent it",
+    "Who should avoid it",
+    "When to see a doctor",
+)
+REQUIRED_SECTION = "What it is"
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Slug
+    title: Annotated[Text, StringConstraints(max_length=200)]
+    publisher: Annotated[Text, StringConstraints(max_length=120)]
+    url: HttpUrl
+
+
+class Evidence(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    level: EvidenceLevel
+    note: Annotated[Text, StringConstraints(max_length=SUMMARY_MAX)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    heading: str
+    body: Text
+
+    @field_validator("heading")
+    @classmethod
+    def _known_heading(cls, heading: str) -> str:
+        if heading not in SECTION_HEADINGS:
+            allowed = ", ".join(repr(h) for h in SECTION_HEADINGS)
+            raise ValueError(f"unknown section heading {heading!r}; use one of {allowed}")
+        return heading
+
+
+class Topic(BaseModel):
+    """A page of knowledge: a cramp site, a cause, a kind of massage or a piece of care advice."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug
+    kind: TopicKind
+    title: Annotated[Text, StringConstraints(max_length=TITLE_MAX)]
+    aliases: Annotated[
+        list[Annotated[Text, StringConstraints(max_length=80)]], AfterValidator(_unique)
+    ] = []
+    summary: Annotated[Text, StringConstraints(max_length=SUMMARY_MAX)]
+    sections: Annotated[list[Section], Field(min_length=1)]
+    related: UniqueSlugs = []
+    stretches: UniqueSlugs = []
+    evidence: Evidence | None = None
+    sources: SourceIds
+    origin: Origin = Origin.SEED
+
+    @field_validator("sections")
+    @classmethod
+    def _sections_in_order(cls, sections: list[Section]) -> list[Section]:
+        headings = [s.heading for s in sections]
+        if REQUIRED_SECTION not in headings:
+            raise ValueError(f"a topic needs a {REQUIRED_SECTION!r} section")
+        if len(set(headings)) != len(headings):
+            raise ValueError("a section heading appears twice")
+        return sections
+
+    def section(self, heading: str) -> Section | None:
+        return next((s for s in self.sections if s.heading == heading), None)
+
+
+class Stretch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    slug: Slug
+    title: Annotated[Text, StringConstraints(max_length=TITLE_MAX)]
+    aliases: Annotated[
+        list[Annotated[Text, StringConstraints(max_length=80)]], AfterValidator(_unique)
+    ] = []
+    target_muscles: Annotated[list[Text], Field(min_length=1)]
+    steps: Annotated[list[Annotated[Text, StringConstraints(max_length=400)]], Field(min_length=1)]
+    hold_seconds: Annotated[int, Field(ge=1, le=300)]
+    repetitions: Annotated[int, Field(ge=1, le=50)]
+    cautions: list[Annotated[Text, StringConstraints(max_length=300)]] = []
+    topics: UniqueSlugs = []
+    sources: SourceIds
+    origin: Origin = Origin.SEED
+
+
+class Tip(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Slug
+    kind: TipKind
+    text: Annotated[Text, StringConstraints(max_length=TIP_MAX)]
+    sources: SourceIds
+    origin: Origin = Origin.SEED
+
+
+def _compiles(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(
+                f"pattern {pattern!r} is not a valid regular expression: {exc}"
+            ) from exc
+    return patterns
+
+
+PatternGroup = Annotated[list[str], Field(min_length=1), AfterValidator(_compiles)]
+
+
+class RedFlagRule(BaseModel):
+    """A warning sign: fires when, for one of its `when` clauses, every group finds a match.
+
+    Each group is a list of regular expressions (any one may match); a clause is the groups that
+    must all match. Clauses give "A with B, or A with C" without one giant expression.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Slug
+    level: RedFlagLevel
+    title: Annotated[Text, StringConstraints(max_length=TITLE_MAX)]
+    message: Annotated[Text, StringConstraints(max_length=MESSAGE_MAX)]
+    source: Slug
+    when: Annotated[list[Annotated[list[PatternGroup], Field(min_length=1)]], Field(min_length=1)]
+    examples: Annotated[list[Text], Field(min_length=1)]
+
+
+class RedFlag(BaseModel):
+    """A rule that fired for a piece of text: what the user sees."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    level: RedFlagLevel
+    title: str
+    message: str
+    source: str
+
+
+class SearchResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    slug: str
+    title: str
+    kind: TopicKind
+    score: float

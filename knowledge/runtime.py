@@ -1,0 +1,68 @@
+"""Opening the knowledge side as one unit: database, store and search engine."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from knowledge.checks import check_content
+from knowledge.db import Database
+from knowledge.loader import Problem, load_seeds
+from knowledge.search import SearchEngine
+from knowledge.store import BuildReport, KnowledgeStore
+
+log = logging.getLogger(__name__)
+
+
+class ContentError(RuntimeError):
+    """The seeds have problems; the list says where."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s) in the content")
+        self.problems = problems
+
+
+def check_seeds(seeds: Path) -> list[Problem]:
+    """Every problem in the seed files, per item and across files."""
+    content, problems = load_seeds(seeds)
+    return sorted([*problems, *check_content(content)], key=lambda p: (p.file, p.line or 0))
+
+
+@dataclass
+class Knowledge:
+    db: Database
+    store: KnowledgeStore
+    search: SearchEngine
+
+    @classmethod
+    async def open(cls, db_path: Path) -> Knowledge:
+        db = await Database.open(db_path)
+        store = KnowledgeStore(db)
+        return cls(db=db, store=store, search=SearchEngine(store))
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def build(self, seeds: Path) -> BuildReport:
+        """Load `seeds` into the store; refuses content that does not pass every check."""
+        content, problems = load_seeds(seeds)
+        problems = [*problems, *check_content(content)]
+        if problems:
+            raise ContentError(problems)
+        report = await self.store.rebuild(content)
+        log.info(
+            "built the knowledge store from %s: %d topics, %d stretches, %d tips, %d red flags",
+            seeds,
+            report.topics,
+            report.stretches,
+            report.tips,
+            report.red_flags,
+        )
+        return report
+
+    async def ensure_built(self, seeds: Path) -> BuildReport | None:
+        """Build only when the store is empty (first start); otherwise keep what is there."""
+        if await self.store.is_empty():
+            return await self.build(seeds)
+        return None

@@ -1,0 +1,342 @@
+"""The knowledge store: the only place that reads and writes content rows.
+
+Everything above this module (search, the bot, the API) gets pydantic models, never rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import aiosqlite
+
+from knowledge.db import Database
+from knowledge.loader import Content
+from knowledge.models import Origin, RedFlagRule, Source, Stretch, Tip, TipKind, Topic, TopicKind
+from knowledge.synonyms import SynonymTable
+from knowledge.text import normalize, phrase_key, words
+
+CONTENT_VERSION = "content_version"
+SEED_HASH = "seed_hash"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    sources: int
+    topics: int
+    stretches: int
+    tips: int
+    red_flags: int
+    kept_from_api: int
+    changed: bool
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def content_hash(content: Content) -> str:
+    """A fingerprint of the seeds, recorded so `kb build` can say whether anything changed."""
+    digest = hashlib.sha256()
+    for group in (content.sources, content.topics, content.stretches, content.tips):
+        for item in group:
+            digest.update(item.model_dump_json().encode())
+    for rule in content.red_flags:
+        digest.update(rule.model_dump_json().encode())
+    digest.update(json.dumps(content.synonyms.as_mapping(), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _topic_search_row(topic: Topic) -> tuple[str, str, str, str]:
+    body = "\n".join(section.body for section in topic.sections)
+    return topic.title, " | ".join(topic.aliases), topic.summary, body
+
+
+async def _bump_version(conn: aiosqlite.Connection) -> None:
+    await conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, '1') "
+        "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        (CONTENT_VERSION,),
+    )
+
+
+async def _insert_topic(conn: aiosqlite.Connection, topic: Topic) -> None:
+    cursor = await conn.execute(
+        "INSERT INTO topics (slug, kind, title, origin, data, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            topic.slug,
+            topic.kind.value,
+            topic.title,
+            topic.origin.value,
+            topic.model_dump_json(),
+            _now(),
+        ),
+    )
+    topic_id = cursor.lastrowid
+    await conn.executemany(
+        "INSERT INTO topic_sources (topic_id, source_id) VALUES (?, ?)",
+        [(topic_id, source) for source in topic.sources],
+    )
+    await conn.execute(
+        "INSERT INTO topic_fts (rowid, title, aliases, summary, body) VALUES (?, ?, ?, ?, ?)",
+        (topic_id, *_topic_search_row(topic)),
+    )
+    phrases = {phrase_key(text) for text in [topic.title, *topic.aliases]} - {""}
+    await conn.executemany(
+        "INSERT INTO topic_phrases (phrase, topic_id) VALUES (?, ?)",
+        [(phrase, topic_id) for phrase in sorted(phrases)],
+    )
+
+
+async def _delete_topics(conn: aiosqlite.Connection, where: str, params: tuple[Any, ...]) -> None:
+    await conn.execute(
+        f"DELETE FROM topic_fts WHERE rowid IN (SELECT id FROM topics WHERE {where})",  # noqa: S608
+        params,
+    )
+    await conn.execute(f"DELETE FROM topics WHERE {where}", params)  # noqa: S608
+
+
+async def _insert_stretch(conn: aiosqlite.Connection, stretch: Stretch) -> None:
+    cursor = await conn.execute(
+        "INSERT INTO stretches (slug, title, origin, data, updated_at) VALUES (?, ?, ?, ?, ?)",
+        (stretch.slug, stretch.title, stretch.origin.value, stretch.model_dump_json(), _now()),
+    )
+    await conn.executemany(
+        "INSERT INTO stretch_sources (stretch_id, source_id) VALUES (?, ?)",
+        [(cursor.lastrowid, source) for source in stretch.sources],
+    )
+
+
+async def _insert_tip(conn: aiosqlite.Connection, tip: Tip) -> None:
+    cursor = await conn.execute(
+        "INSERT INTO tips (tip_id, kind, origin, data, updated_at) VALUES (?, ?, ?, ?, ?)",
+        (tip.id, tip.kind.value, tip.origin.value, tip.model_dump_json(), _now()),
+    )
+    await conn.executemany(
+        "INSERT INTO tip_sources (tip_id, source_id) VALUES (?, ?)",
+        [(cursor.lastrowid, source) for source in tip.sources],
+    )
+
+
+async def _refresh_search_words(conn: aiosqlite.Connection) -> None:
+    """Recompute the typo-correction vocabulary from every topic (seed and API alike)."""
+    head: set[str] = set()
+    every: set[str] = set()
+    async with conn.execute("SELECT title, aliases, summary, body FROM topic_fts") as cursor:
+        async for title, aliases, summary, body in cursor:
+            head.update(words(normalize(f"{title} {aliases} {summary}")))
+            every.update(words(normalize(body)))
+    await conn.execute("DELETE FROM search_words")
+    await conn.executemany(
+        "INSERT INTO search_words (word, head) VALUES (?, ?)",
+        [(word, 1 if word in head else 0) for word in sorted(head | every)],
+    )
+
+
+class KnowledgeStore:
+    """Reads and writes content; returns models."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ---- building from seeds -------------------------------------------------------------
+
+    async def rebuild(self, content: Content) -> BuildReport:
+        """Replace all seed content with `content` in one transaction; API rows are kept.
+
+        Readers on other connections see the old content until the commit, then the new.
+        """
+        fingerprint = content_hash(content)
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT value FROM meta WHERE key = ?", (SEED_HASH,)) as cur:
+                row = await cur.fetchone()
+            changed = row is None or row[0] != fingerprint
+            seed = (Origin.SEED.value,)
+            await _delete_topics(conn, "origin = ?", seed)
+            await conn.execute("DELETE FROM stretches WHERE origin = ?", seed)
+            await conn.execute("DELETE FROM tips WHERE origin = ?", seed)
+            await conn.execute("DELETE FROM red_flags")
+            await conn.execute("DELETE FROM synonyms")
+            await conn.executemany(
+                "INSERT INTO sources (id, title, publisher, url) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET title = excluded.title, "
+                "publisher = excluded.publisher, url = excluded.url",
+                [(s.id, s.title, s.publisher, str(s.url)) for s in content.sources],
+            )
+            # API rows whose slug now also exists in seeds give way to the reviewed seed version.
+            await _delete_topics(
+                conn,
+                "slug IN (SELECT value FROM json_each(?))",
+                (json.dumps([t.slug for t in content.topics]),),
+            )
+            await conn.execute(
+                "DELETE FROM stretches WHERE slug IN (SELECT value FROM json_each(?))",
+                (json.dumps([s.slug for s in content.stretches]),),
+            )
+            await conn.execute(
+                "DELETE FROM tips WHERE tip_id IN (SELECT value FROM json_each(?))",
+                (json.dumps([t.id for t in content.tips]),),
+            )
+            for topic in content.topics:
+                await _insert_topic(conn, topic.model_copy(update={"origin": Origin.SEED}))
+            for stretch in content.stretches:
+                await _insert_stretch(conn, stretch.model_copy(update={"origin": Origin.SEED}))
+            for tip in content.tips:
+                await _insert_tip(conn, tip.model_copy(update={"origin": Origin.SEED}))
+            await conn.executemany(
+                "INSERT INTO red_flags (id, position, data) VALUES (?, ?, ?)",
+                [(r.id, i, r.model_dump_json()) for i, r in enumerate(content.red_flags)],
+            )
+            await conn.executemany(
+                "INSERT INTO synonyms (variant, canonical) VALUES (?, ?)",
+                [(v, " ".join(c)) for v, c in content.synonyms.variants.items()],
+            )
+            # Sources nobody cites any more, and that no seed lists, can go.
+            await conn.execute(
+                "DELETE FROM sources WHERE id NOT IN (SELECT value FROM json_each(?)) "
+                "AND id NOT IN (SELECT source_id FROM topic_sources) "
+                "AND id NOT IN (SELECT source_id FROM stretch_sources) "
+                "AND id NOT IN (SELECT source_id FROM tip_sources)",
+                (json.dumps([s.id for s in content.sources]),),
+            )
+            await _refresh_search_words(conn)
+            await conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (SEED_HASH, fingerprint),
+            )
+            await _bump_version(conn)
+            async with conn.execute(
+                "SELECT (SELECT COUNT(*) FROM topics WHERE origin = 'api')"
+                " + (SELECT COUNT(*) FROM stretches WHERE origin = 'api')"
+                " + (SELECT COUNT(*) FROM tips WHERE origin = 'api')"
+            ) as cur:
+                kept_row = await cur.fetchone()
+        return BuildReport(
+            sources=len(content.sources),
+            topics=len(content.topics),
+            stretches=len(content.stretches),
+            tips=len(content.tips),
+            red_flags=len(content.red_flags),
+            kept_from_api=int(kept_row[0]) if kept_row else 0,
+            changed=changed,
+        )
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    async def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        async with self.db.reader.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    async def content_version(self) -> int:
+        value = await self._scalar("SELECT value FROM meta WHERE key = ?", (CONTENT_VERSION,))
+        return int(value) if value is not None else 0
+
+    async def is_empty(self) -> bool:
+        return not await self._scalar("SELECT EXISTS (SELECT 1 FROM topics)")
+
+    async def topic(self, slug: str) -> Topic | None:
+        data = await self._scalar("SELECT data FROM topics WHERE slug = ?", (slug,))
+        return Topic.model_validate_json(data) if data else None
+
+    async def topics(
+        self, kind: TopicKind | None = None, *, limit: int = 1000, offset: int = 0
+    ) -> list[Topic]:
+        sql = "SELECT data FROM topics"
+        params: tuple[Any, ...] = ()
+        if kind is not None:
+            sql += " WHERE kind = ?"
+            params = (kind.value,)
+        sql += " ORDER BY slug LIMIT ? OFFSET ?"
+        async with self.db.reader.execute(sql, (*params, limit, offset)) as cursor:
+            return [Topic.model_validate_json(row[0]) async for row in cursor]
+
+    async def count_topics(self, kind: TopicKind | None = None) -> int:
+        if kind is None:
+            return int(await self._scalar("SELECT COUNT(*) FROM topics"))
+        return int(await self._scalar("SELECT COUNT(*) FROM topics WHERE kind = ?", (kind.value,)))
+
+    async def topics_by_slugs(self, slugs: list[str]) -> list[Topic]:
+        """Topics in the order of `slugs`, skipping any that do not exist."""
+        async with self.db.reader.execute(
+            "SELECT data FROM topics WHERE slug IN (SELECT value FROM json_each(?))",
+            (json.dumps(slugs),),
+        ) as cursor:
+            found = {
+                t.slug: t async for t in (Topic.model_validate_json(r[0]) async for r in cursor)
+            }
+        return [found[slug] for slug in slugs if slug in found]
+
+    async def stretch(self, slug: str) -> Stretch | None:
+        data = await self._scalar("SELECT data FROM stretches WHERE slug = ?", (slug,))
+        return Stretch.model_validate_json(data) if data else None
+
+    async def stretches(self) -> list[Stretch]:
+        async with self.db.reader.execute("SELECT data FROM stretches ORDER BY slug") as cursor:
+            return [Stretch.model_validate_json(row[0]) async for row in cursor]
+
+    async def tip(self, tip_id: str) -> Tip | None:
+        data = await self._scalar("SELECT data FROM tips WHERE tip_id = ?", (tip_id,))
+        return Tip.model_validate_json(data) if data else None
+
+    async def tips(self, kind: TipKind | None = None) -> list[Tip]:
+        sql, params = "SELECT data FROM tips ORDER BY id", ()  # type: tuple[str, tuple[str, ...]]
+        if kind is not None:
+            sql, params = "SELECT data FROM tips WHERE kind = ? ORDER BY id", (kind.value,)
+        async with self.db.reader.execute(sql, params) as cursor:
+            return [Tip.model_validate_json(row[0]) async for row in cursor]
+
+    async def random_tip(
+        self, kind: TipKind | None = None, rng: random.Random | None = None
+    ) -> Tip | None:
+        """A uniformly random tip; `rng` lets tests and rotations pick deterministically."""
+        where, params = ("WHERE kind = ?", (kind.value,)) if kind else ("", ())
+        count = int(await self._scalar(f"SELECT COUNT(*) FROM tips {where}", params))  # noqa: S608
+        if count == 0:
+            return None
+        offset = (rng or random).randrange(count)
+        data = await self._scalar(
+            f"SELECT data FROM tips {where} ORDER BY id LIMIT 1 OFFSET ?",  # noqa: S608
+            (*params, offset),
+        )
+        return Tip.model_validate_json(data)
+
+    async def sources(self, ids: list[str] | None = None) -> list[Source]:
+        """Sources by id in the order asked (all of them, by id, when `ids` is None)."""
+        async with self.db.reader.execute("SELECT id, title, publisher, url FROM sources") as cur:
+            every = {
+                row[0]: Source(id=row[0], title=row[1], publisher=row[2], url=row[3])
+                async for row in cur
+            }
+        if ids is None:
+            return [every[key] for key in sorted(every)]
+        return [every[key] for key in ids if key in every]
+
+    async def red_flag_rules(self) -> list[RedFlagRule]:
+        async with self.db.reader.execute("SELECT data FROM red_flags ORDER BY position") as cursor:
+            return [RedFlagRule.model_validate_json(row[0]) async for row in cursor]
+
+    async def synonyms(self) -> SynonymTable:
+        async with self.db.reader.execute("SELECT variant, canonical FROM synonyms") as cursor:
+            return SynonymTable({row[0]: tuple(row[1].split()) async for row in cursor})
+
+    async def search_words(self) -> dict[str, bool]:
+        """Every indexed word, mapped to whether it appears in a title, alias or summary."""
+        async with self.db.reader.execute("SELECT word, head FROM search_words") as cursor:
+            return {row[0]: bool(row[1]) async for row in cursor}
+
+    async def phrases(self) -> dict[str, list[str]]:
+        """Alias and title phrases, mapped to the slugs of the topics they name."""
+        async with self.db.reader.execute(
+            "SELECT p.phrase, t.slug FROM topic_phrases p JOIN topics t ON t.id = p.topic_id"
+        ) as cursor:
+            result: dict[str, list[str]] = {}
+            async for phrase, slug in cursor:
+                result.setdefault(phrase, []).append(slug)
+        return result

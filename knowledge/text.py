@@ -1,0 +1,36 @@
+"""Text clean-up shared by search and triage, so both read a question the same way."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Longer input is cut here: no real question is longer, and it bounds the work per request.
+MAX_QUERY_CHARS = 1000
+
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-"})
+_WORD = re.compile(r"[a-z0-9]+")
+_SPACES = re.compile(r"\s+")
+
+
+def normalize(text: str) -> str:
+    """Lower-case, NFKC-fold, drop control, zero-width and direction characters, squeeze spaces."""
+    text = unicodedata.normalize("NFKC", text[: MAX_QUERY_CHARS * 2]).translate(_QUOTES)
+    kept = [
+        " " if unicodedata.category(ch) in {"Cc", "Zl", "Zp"} else ch
+        for ch in text
+        if unicodedata.category(ch) not in {"Cf", "Cs", "Co", "Cn"}
+    ]
+    cleaned = unicodedata.normalize("NFKD", "".join(kept).casefold())
+    without_marks = "".join(ch for ch in cleaned if not unicodedata.combining(ch))
+    return _SPACES.sub(" ", without_marks).strip()[:MAX_QUERY_CHARS]
+
+
+def words(text: str) -> list[str]:
+    """The ASCII letter-and-digit words of already normalised text."""
+    return _WORD.findall(text)
+
+
+def phrase_key(text: str) -> str:
+    """A phrase reduced to its words, for matching aliases inside a question."""
+    return " ".join(words(normalize(text)))
