@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sqlite3
 import sys
 import textwrap
 from collections.abc import Awaitable, Callable, Sequence
 
+from knowledge.checks import SHIPPED_POLICY
 from knowledge.db import DatabaseError
 from knowledge.runtime import ContentError, Knowledge, check_seeds
 from knowledge.settings import KnowledgeSettings
@@ -53,7 +55,7 @@ async def _with_knowledge(
 
 def cmd_kb_check(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    problems = check_seeds(settings.seeds)
+    problems = check_seeds(settings.seeds, None if args.no_coverage else SHIPPED_POLICY)
     if problems:
         _print_problems(problems)
         return EXIT_FAILED
@@ -130,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     kb = commands.add_parser("kb", help="check or build the knowledge store")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
     kb_check = kb_commands.add_parser("check", parents=[common], help="validate every seed file")
+    kb_check.add_argument(
+        "--no-coverage",
+        action="store_true",
+        help="skip the rules for shipped content (required topics, tip counts)",
+    )
     kb_check.set_defaults(handler=cmd_kb_check)
     kb_build = kb_commands.add_parser("build", parents=[common], help="load the seeds into SQLite")
     kb_build.set_defaults(handler=cmd_kb_build)
@@ -157,6 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except DatabaseError as exc:
         print(f"crampbot: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except sqlite3.Error as exc:
+        print(f"crampbot: database error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

@@ -8,17 +8,25 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from rapidfuzz import fuzz
 
 from knowledge.loader import Content, Problem
-from knowledge.models import TopicKind
+from knowledge.models import BodyRegion, TipKind, TopicKind
 from knowledge.text import normalize, words
 from knowledge.triage import Triage
 
 # Two tips whose normalised words are this similar say the same thing.
 NEAR_DUPLICATE_RATIO = 85.0
 _FILLER = frozenset("a an the and or to of in on for your you it is are be this that with".split())
+_NUMBERS = dict(
+    zip(
+        "one two three four five six seven eight nine ten fifteen twenty thirty sixty".split(),
+        "1 2 3 4 5 6 7 8 9 10 15 20 30 60".split(),
+        strict=True,
+    )
+)
 
 
 def _where(content: Content, kind: str, key: str) -> tuple[str, int | None]:
@@ -74,7 +82,7 @@ def check_stretch_coverage(content: Content) -> Iterable[Problem]:
 
 def tip_fingerprint(text: str) -> str:
     """Tip text reduced to its meaningful words, for near-duplicate comparison."""
-    return " ".join(w for w in words(normalize(text)) if w not in _FILLER)
+    return " ".join(_NUMBERS.get(w, w) for w in words(normalize(text)) if w not in _FILLER)
 
 
 def check_near_duplicate_tips(content: Content) -> Iterable[Problem]:
@@ -106,12 +114,64 @@ def check_red_flag_examples(content: Content) -> Iterable[Problem]:
                 )
 
 
-def check_content(content: Content) -> list[Problem]:
-    """Every cross-file problem, sorted by file and line."""
+def check_content(content: Content, policy: CoveragePolicy | None = None) -> list[Problem]:
+    """Every cross-file problem, sorted by file and line; `policy` adds the coverage rules."""
     problems = [
         *check_references(content),
         *check_stretch_coverage(content),
         *check_near_duplicate_tips(content),
         *check_red_flag_examples(content),
+        *(check_coverage(content, policy) if policy else ()),
     ]
     return sorted(problems, key=lambda p: (p.file, p.line or 0, p.message))
+
+
+@dataclass(frozen=True)
+class CoveragePolicy:
+    """What the shipped content must contain; fixtures in tests check without one."""
+
+    required_topics: frozenset[str]
+    min_stretches: int
+    stretch_regions: frozenset[BodyRegion]
+    min_tips: dict[tuple[TipKind, ...], int]
+
+
+SHIPPED_POLICY = CoveragePolicy(
+    required_topics=frozenset(
+        """
+        calf-cramp foot-cramp hamstring-cramp quadriceps-cramp back-spasm neck-spasm
+        arm-hand-cramp night-cramps exercise-cramps pregnancy-cramps
+        dehydration electrolytes poor-circulation overexertion medication-cramps kidney-stones
+        massage-hot-stone massage-trigger-point massage-sports massage-mat self-massage
+        stretching hydration heat-and-cold quinine when-to-see-a-doctor
+        """.split()
+    ),
+    min_stretches=20,
+    stretch_regions=frozenset(BodyRegion) - {BodyRegion.UPPER_BACK},
+    # Two months of daily posts without a repeat, per kind.
+    min_tips={
+        (TipKind.STRETCHING,): 60,
+        (TipKind.HYDRATION,): 60,
+        (TipKind.MASSAGE, TipKind.GENERAL): 20,
+    },
+)
+
+
+def check_coverage(content: Content, policy: CoveragePolicy) -> Iterable[Problem]:
+    topics = {t.slug for t in content.topics}
+    for slug in sorted(policy.required_topics - topics):
+        yield Problem("seeds/topics", None, f"missing required topic {slug!r} ({slug}.md)")
+    if len(content.stretches) < policy.min_stretches:
+        yield Problem(
+            "seeds/stretches",
+            None,
+            f"{len(content.stretches)} stretches; the shipped content needs {policy.min_stretches}",
+        )
+    covered = {stretch.region for stretch in content.stretches}
+    for region in sorted(policy.stretch_regions - covered):
+        yield Problem("seeds/stretches", None, f"no stretch for the {region.label}")
+    for kinds, minimum in policy.min_tips.items():
+        count = sum(1 for tip in content.tips if tip.kind in kinds)
+        if count < minimum:
+            names = " and ".join(kind.value for kind in kinds)
+            yield Problem("seeds/tips", None, f"{count} {names} tips; at least {minimum} needed")

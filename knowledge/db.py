@@ -55,12 +55,24 @@ def bundled_migrations() -> list[Migration]:
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    await conn.execute("PRAGMA journal_mode = WAL")
-    await conn.execute("PRAGMA synchronous = NORMAL")
-    await conn.execute("PRAGMA foreign_keys = ON")
+    """A configured connection; on any failure it is closed, so no worker thread lingers."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+    except (OSError, sqlite3.Error) as exc:
+        raise DatabaseError(f"cannot open the database at {path}: {exc}") from exc
+    try:
+        conn.row_factory = sqlite3.Row
+        await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute("PRAGMA synchronous = NORMAL")
+        await conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.Error as exc:
+        await conn.close()
+        raise DatabaseError(f"{path} is not a usable SQLite database: {exc}") from exc
+    except BaseException:
+        await conn.close()
+        raise
     return conn
 
 
@@ -78,11 +90,7 @@ class Database:
     async def open(cls, path: Path | str, *, migrate: bool = True) -> Database:
         """Open (creating the file and its folder if needed) and bring the schema up to date."""
         path = Path(path)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            writer = await _connect(path)
-        except (OSError, sqlite3.Error) as exc:
-            raise DatabaseError(f"cannot open the database at {path}: {exc}") from exc
+        writer = await _connect(path)
         try:
             db = cls(path, writer, await _connect(path))
         except BaseException:

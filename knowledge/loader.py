@@ -108,6 +108,8 @@ def _friendly(error: Any) -> str:
         return "unknown field (check its spelling)"
     if error["type"] == "missing":
         return "this field is required"
+    if error["type"] == "too_short":
+        return f"needs at least {error['ctx']['min_length']} item(s)"
     return message.removeprefix("Value error, ")
 
 

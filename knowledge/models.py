@@ -67,6 +67,25 @@ class TipKind(StrEnum):
     GENERAL = "general"
 
 
+class BodyRegion(StrEnum):
+    """Where a stretch works; `/stretch` offers these and coverage checks count them."""
+
+    CALF = "calf"
+    FOOT = "foot"
+    HAMSTRING = "hamstring"
+    QUADRICEPS = "quadriceps"
+    HIP = "hip"
+    LOWER_BACK = "lower-back"
+    UPPER_BACK = "upper-back"
+    NECK = "neck"
+    SHOULDER = "shoulder"
+    FOREARM = "forearm"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("-", " ")
+
+
 class EvidenceLevel(StrEnum):
     """How much to trust a claim; shown to users so weak evidence is never dressed up as strong."""
 
@@ -173,6 +192,7 @@ class Stretch(BaseModel):
 
     slug: Slug
     title: Annotated[Text, StringConstraints(max_length=TITLE_MAX)]
+    region: BodyRegion
     aliases: Annotated[
         list[Annotated[Text, StringConstraints(max_length=80)]], AfterValidator(_unique)
     ] = []

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from knowledge.checks import check_content
+from knowledge.checks import CoveragePolicy, check_content
 from knowledge.db import Database
 from knowledge.loader import Problem, load_seeds
 from knowledge.search import SearchEngine
@@ -23,10 +23,10 @@ class ContentError(RuntimeError):
         self.problems = problems
 
 
-def check_seeds(seeds: Path) -> list[Problem]:
-    """Every problem in the seed files, per item and across files."""
+def check_seeds(seeds: Path, policy: CoveragePolicy | None = None) -> list[Problem]:
+    """Every problem in the seed files, per item and across files (and coverage, if asked)."""
     content, problems = load_seeds(seeds)
-    return sorted([*problems, *check_content(content)], key=lambda p: (p.file, p.line or 0))
+    return sorted([*problems, *check_content(content, policy)], key=lambda p: (p.file, p.line or 0))
 
 
 @dataclass

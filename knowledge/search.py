@@ -13,7 +13,7 @@ The pipeline, and why each step exists:
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 from rapidfuzz.distance import OSA
@@ -22,12 +22,11 @@ from rapidfuzz.process import extractOne
 from knowledge.models import RedFlagLevel, SearchResult, TopicKind
 from knowledge.store import KnowledgeStore
 from knowledge.synonyms import SynonymTable
-from knowledge.text import normalize, words
+from knowledge.text import query_words
 from knowledge.triage import Triage
 
 MAX_RESULTS = 5
 MAX_TERMS = 24
-LONGEST_PHRASE = 6
 # bm25() weights for the columns title, aliases, summary, body.
 COLUMN_WEIGHTS = (10.0, 8.0, 3.0, 1.0)
 PHRASE_BOOST = 4.0
@@ -79,7 +78,7 @@ class _Index:
     phrases: dict[str, list[str]]
     synonyms: SynonymTable
     triage: Triage
-    kinds: dict[str, TopicKind] = field(default_factory=dict)
+    longest_phrase: int
 
 
 @dataclass(frozen=True)
@@ -110,10 +109,10 @@ def _correct(word: str, index: _Index) -> str | None:
 
 
 def parse_query(text: str, index: _Index) -> ParsedQuery:
-    raw = [w for w in words(normalize(text)) if len(w) > 1][: MAX_TERMS * 4]
+    raw = query_words(text)[: MAX_TERMS * 4]
     corrected = [_correct(w, index) or w for w in raw]
     hits: dict[str, int] = {}
-    for size in range(LONGEST_PHRASE, 0, -1):
+    for size in range(index.longest_phrase, 0, -1):
         for start in range(len(corrected) - size + 1):
             phrase = " ".join(corrected[start : start + size])
             for slug in index.phrases.get(phrase, ()):
@@ -146,6 +145,7 @@ class SearchEngine:
 
     async def _load_index(self, version: int) -> _Index:
         vocabulary = await self.store.search_words()
+        phrases = await self.store.phrases()
         by_initial: dict[str, list[str]] = {}
         for word in sorted(vocabulary):
             by_initial.setdefault(word[0], []).append(word)
@@ -153,7 +153,8 @@ class SearchEngine:
             version=version,
             vocabulary=vocabulary,
             words_by_initial=by_initial,
-            phrases=await self.store.phrases(),
+            phrases=phrases,
+            longest_phrase=max((p.count(" ") + 1 for p in phrases), default=0),
             synonyms=await self.store.synonyms(),
             triage=Triage(await self.store.red_flag_rules()),
         )

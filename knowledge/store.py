@@ -227,6 +227,45 @@ class KnowledgeStore:
             changed=changed,
         )
 
+    # ---- run-time writes (the content API) ---------------------------------------------------
+
+    async def save_topic(self, topic: Topic) -> Topic:
+        """Create or replace a topic made at run time; it survives rebuilds from seeds."""
+        topic = topic.model_copy(update={"origin": Origin.API})
+        async with self.db.transaction() as conn:
+            await _delete_topics(conn, "slug = ?", (topic.slug,))
+            await _insert_topic(conn, topic)
+            await _refresh_search_words(conn)
+            await _bump_version(conn)
+        return topic
+
+    async def delete_topic(self, slug: str) -> bool:
+        async with self.db.transaction() as conn:
+            async with conn.execute("SELECT 1 FROM topics WHERE slug = ?", (slug,)) as cursor:
+                found = await cursor.fetchone() is not None
+            if found:
+                await _delete_topics(conn, "slug = ?", (slug,))
+                await _refresh_search_words(conn)
+                await _bump_version(conn)
+        return found
+
+    async def save_tip(self, tip: Tip) -> Tip:
+        """Create or replace a tip made at run time; it survives rebuilds from seeds."""
+        tip = tip.model_copy(update={"origin": Origin.API})
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM tips WHERE tip_id = ?", (tip.id,))
+            await _insert_tip(conn, tip)
+            await _bump_version(conn)
+        return tip
+
+    async def delete_tip(self, tip_id: str) -> bool:
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute("DELETE FROM tips WHERE tip_id = ?", (tip_id,))
+            found = cursor.rowcount > 0
+            if found:
+                await _bump_version(conn)
+        return found
+
     # ---- reading ---------------------------------------------------------------------------
 
     async def _scalar(self, sql: str, params: tuple[Any, ...] = ()) -> Any:

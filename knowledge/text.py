@@ -31,6 +31,11 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+def query_words(text: str) -> list[str]:
+    """The words search looks at: single letters ("writer's" -> "writer", "s") carry nothing."""
+    return [word for word in words(normalize(text)) if len(word) > 1]
+
+
 def phrase_key(text: str) -> str:
-    """A phrase reduced to its words, for matching aliases inside a question."""
-    return " ".join(words(normalize(text)))
+    """A phrase reduced to the words search sees, so aliases and questions compare equal."""
+    return " ".join(query_words(text))

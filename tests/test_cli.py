@@ -1,0 +1,104 @@
+"""The `crampbot` command as an operator runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.seedfactory import write_seeds
+
+CRAMPBOT = Path(sys.executable).with_name("crampbot")
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    return subprocess.run(
+        [str(CRAMPBOT), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_ask_json_has_exactly_the_documented_shape(
+    db_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["ask", "--db", str(db_copy), "--json", "pee is dark like cola after crossfit"]) == 0
+    )
+    answer = json.loads(capsys.readouterr().out)
+    assert set(answer) == {"query", "results", "red_flags"}
+    assert answer["query"] == "pee is dark like cola after crossfit"
+    assert len(answer["results"]) <= 5
+    for result in answer["results"]:
+        assert set(result) == {"slug", "title", "kind", "score"}
+        assert isinstance(result["score"], float)
+    assert answer["red_flags"] == [
+        {"id": "rhabdomyolysis", "level": "emergency", "message": answer["red_flags"][0]["message"]}
+    ]
+
+
+def test_ask_json_off_topic_is_empty(db_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "--db", str(db_copy), "--json", "bitcoin price"]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "query": "bitcoin price",
+        "results": [],
+        "red_flags": [],
+    }
+
+
+def test_ask_prints_red_flags_before_answers(
+    db_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ask", "--db", str(db_copy), "calf cramp and now my calf is swollen"]) == 0
+    out = capsys.readouterr().out
+    assert out.index("URGENT") < out.index("1. Calf cramp")
+
+
+def test_kb_check_reports_every_problem_and_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    topic = seeds / "topics" / "calf-cramp.md"
+    topic.write_text(topic.read_text().replace("kind: cramp", "kind: nonsense"))
+    (seeds / "tips" / "hydration.yaml").write_text("- id: xx\n  text: ok\n  sources: [nope]\n")
+    assert main(["kb", "check", "--seeds", str(seeds), "--no-coverage"]) == 1
+    err = capsys.readouterr().err
+    assert "seeds/topics/calf-cramp.md:3: kind:" in err
+    assert "seeds/tips/hydration.yaml:1: sources: no source 'nope'" in err, err
+    assert err.rstrip().endswith("problem(s) found.")
+
+
+def test_kb_build_then_ask_in_a_fresh_process(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    built = run_cli("kb", "build", env={"CRAMPBOT_DB": str(db)})
+    assert built.returncode == 0, built.stderr
+    assert "topics" in built.stdout and db.exists()
+    asked = run_cli("ask", "--json", "charley horse", env={"CRAMPBOT_DB": str(db)})
+    assert json.loads(asked.stdout)["results"][0]["slug"] == "calf-cramp"
+
+
+def test_run_without_a_token_builds_the_store_and_explains(tmp_path: Path) -> None:
+    env = {"CRAMPBOT_DB": str(tmp_path / "data" / "crampbot.db"), "DISCORD_TOKEN": ""}
+    result = run_cli("run", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "DISCORD_TOKEN is not set" in result.stderr
+    assert (tmp_path / "data" / "crampbot.db").exists()
+
+
+def test_unreadable_database_is_one_clear_line(tmp_path: Path) -> None:
+    bad = tmp_path / "not-a-db.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    result = run_cli("ask", "cramp", env={"CRAMPBOT_DB": str(bad)})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "crampbot:" in result.stderr

@@ -1,0 +1,115 @@
+"""The seed loader: valid content loads; every broken file is reported with file and line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from knowledge.checks import SHIPPED_POLICY, check_content
+from knowledge.loader import Problem, load_seeds
+from knowledge.runtime import check_seeds
+from tests.seedfactory import write_seeds
+
+
+def messages(problems: list[Problem]) -> list[str]:
+    return [str(p) for p in problems]
+
+
+def test_shipped_seeds_pass_every_check(seeds_dir: Path) -> None:
+    assert messages(check_seeds(seeds_dir, SHIPPED_POLICY)) == []
+
+
+def test_valid_seed_tree_loads_everything(tmp_path: Path) -> None:
+    content, problems = load_seeds(write_seeds(tmp_path / "seeds"))
+    assert problems == []
+    assert [t.slug for t in content.topics] == ["calf-cramp"]
+    topic = content.topics[0]
+    assert [s.heading for s in topic.sections] == ["What it is", "What to do now"]
+    assert content.stretches[0].steps == ["Face a wall.", "Lean in with one leg back."]
+    assert {t.kind.value for t in content.tips} == {"stretching"}
+    assert content.red_flags[0].id == "chest-pain"
+    assert check_content(content) == []
+
+
+def test_field_errors_point_at_their_line(tmp_path: Path) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    topic = seeds / "topics" / "calf-cramp.md"
+    text = topic.read_text().replace("kind: cramp", "kind: cramps")
+    topic.write_text(text.replace("sources: [test-source]", "sources: []"))
+    found = messages(load_seeds(seeds)[1])
+    assert any(m.startswith("seeds/topics/calf-cramp.md:3: kind:") for m in found), found
+    assert any(m.startswith("seeds/topics/calf-cramp.md:8: sources:") for m in found), found
+
+
+def test_every_problem_in_one_run(tmp_path: Path) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    (seeds / "tips" / "stretching.yaml").write_text(
+        "- id: long-tip\n  text: " + "x" * 300 + "\n  sources: [test-source]\n"
+        "- id: no-source\n  text: Drink water.\n  sources: []\n"
+    )
+    (seeds / "tips" / "hydration.yaml").write_text("- id: broken\n  text: [unclosed\n")
+    (seeds / "stretches" / "wall-stretch.md").write_text("no front matter here\n")
+    found = messages(load_seeds(seeds)[1])
+    assert any(m.startswith("seeds/tips/stretching.yaml:2: text:") for m in found), found
+    assert "seeds/tips/stretching.yaml:6: sources: needs at least 1 item(s)" in found, found
+    assert any(m.startswith("seeds/tips/hydration.yaml:") and "YAML" in m for m in found), found
+    assert any(m.startswith("seeds/stretches/wall-stretch.md:1:") for m in found), found
+
+
+def test_unknown_heading_and_field_are_named(tmp_path: Path) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    topic = seeds / "topics" / "calf-cramp.md"
+    text = topic.read_text().replace("## What to do now", "## What to do")
+    topic.write_text(text.replace("kind: cramp", "kind: cramp\ncolour: blue"))
+    found = messages(load_seeds(seeds)[1])
+    assert any("colour: unknown field" in m and ":4:" in m for m in found), found
+    assert any("unknown section heading 'What to do'" in m and ":15:" in m for m in found), found
+
+
+def test_cross_references_and_duplicates_are_reported(tmp_path: Path) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    topic = seeds / "topics" / "calf-cramp.md"
+    topic.write_text(topic.read_text().replace("stretches: [wall-stretch]", "related: [nowhere]"))
+    stretch = seeds / "stretches" / "wall-stretch.md"
+    stretch.write_text(stretch.read_text().replace("topics: [calf-cramp]", "topics: []"))
+    (seeds / "tips" / "general.yaml").write_text(
+        "- id: tip-one\n  text: Another tip with a taken id.\n  sources: [test-source]\n"
+        "- id: near-copy\n  text: Stretch your calves for 30 seconds before bed!\n"
+        "  sources: [missing-source]\n"
+    )
+    content, problems = load_seeds(seeds)
+    found = messages([*problems, *check_content(content)])
+    assert any("tip 'tip-one' is already defined at seeds/tips/general.yaml:1" in m for m in found)
+    assert any("related: no topic 'nowhere'" in m for m in found), found
+    assert any("a cramp topic needs at least one stretch" in m for m in found), found
+    assert any("no source 'missing-source'" in m for m in found), found
+    assert any("nearly repeats" in m and "near-copy" in m and "tip-one" in m for m in found), found
+
+
+def test_red_flag_examples_must_trigger(tmp_path: Path) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    flags = seeds / "red_flags.yaml"
+    flags.write_text(flags.read_text().replace("I have chest pain", "my chest feels odd"))
+    content, problems = load_seeds(seeds)
+    assert problems == []
+    found = messages(check_content(content))
+    assert found == [
+        "seeds/red_flags.yaml:2: example 'my chest feels odd' does not trigger 'chest-pain'"
+    ]
+
+
+def test_coverage_policy_names_what_is_missing(tmp_path: Path) -> None:
+    content, _ = load_seeds(write_seeds(tmp_path / "seeds"))
+    found = messages(check_content(content, SHIPPED_POLICY))
+    assert "seeds/topics: missing required topic 'back-spasm' (back-spasm.md)" in found
+    assert "seeds/stretches: no stretch for the neck" in found
+    assert "seeds/tips: 2 stretching tips; at least 60 needed" in found
+
+
+def test_bad_regex_in_red_flag_is_a_problem(tmp_path: Path) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    (seeds / "red_flags.yaml").write_text(
+        "- id: broken\n  level: urgent\n  title: Broken\n  message: Go.\n"
+        "  source: test-source\n  when: [[['(unclosed']]]\n  examples: [x]\n"
+    )
+    found = messages(load_seeds(seeds)[1])
+    assert any("not a valid regular expression" in m and ":6:" in m for m in found), found

@@ -1,0 +1,149 @@
+"""Search over the shipped content: everyday language, typos, off-topic and hostile input."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from knowledge.runtime import Knowledge
+from knowledge.search import MAX_RESULTS
+
+
+async def top(knowledge: Knowledge, question: str) -> list[str]:
+    return [r.slug for r in await knowledge.search.search(question)]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        # Phrases and slang that name a topic.
+        ("charley horse", "calf-cramp"),
+        ("got a charlie horse last night", "calf-cramp"),
+        ("crick in my neck", "neck-spasm"),
+        ("my back went into spasm", "back-spasm"),
+        ("toes curling up", "foot-cramp"),
+        # Synonyms for single words.
+        ("back of my thigh cramped up during soccer", "hamstring-cramp"),
+        ("my quads lock up", "quadriceps-cramp"),
+        # Stemming: the content says "cramp" and "stretch".
+        ("cramping calves", "calf-cramp"),
+        ("stretches for hamstrings", "hamstring-cramp"),
+        # Typos.
+        ("calfe cramp", "calf-cramp"),
+        ("hamstrng", "hamstring-cramp"),
+        ("dehidration", "dehydration"),
+        ("magnesuim for cramps", "electrolytes"),
+        ("acupresure mat", "massage-mat"),
+    ],
+)
+async def test_everyday_questions_find_their_topic(
+    knowledge: Knowledge, question: str, expected: str
+) -> None:
+    assert (await top(knowledge, question))[:1] == [expected]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["bitcoin price", "best protein powder", "who won the world cup", "how do I bake bread", ""],
+)
+async def test_off_topic_questions_get_nothing(knowledge: Knowledge, question: str) -> None:
+    assert await top(knowledge, question) == []
+
+
+async def test_titles_and_aliases_outrank_bodies(knowledge: Knowledge) -> None:
+    results = await knowledge.search.search("hot stone massage")
+    assert results[0].slug == "massage-hot-stone"
+    assert results == sorted(results, key=lambda r: -r.score)
+    assert len(results) <= MAX_RESULTS
+
+
+HOSTILE = [
+    '"',
+    '"unbalanced',
+    "NEAR(calf cramp, 2)",
+    "calf*",
+    "* OR *",
+    "calf AND NOT cramp",
+    "OR",
+    "NOT",
+    "title:calf",
+    "{title}: calf",
+    "calf\x00cramp",
+    "\x1b[31mcalf\x1b[0m",
+    "calf' OR 1=1; DROP TABLE topics; --",
+    "calf\u200bcramp \u202eright-to-left",
+    "@everyone <@123456> **calf** `cramp`",
+    "x" * 10_000,
+    "calf " * 2_000,
+    "🦵💥 cramp",
+]
+
+
+@pytest.mark.parametrize("question", HOSTILE)
+async def test_hostile_strings_are_answered_safely(knowledge: Knowledge, question: str) -> None:
+    answer = await knowledge.search.ask(question)
+    assert len(answer.results) <= MAX_RESULTS
+    assert answer.query == question
+    # The store is unharmed.
+    assert await knowledge.store.count_topics() > 20
+
+
+async def test_fts_syntax_is_treated_as_words(knowledge: Knowledge) -> None:
+    assert (await top(knowledge, "NEAR(calf cramp)"))[:1] == ["calf-cramp"]
+    assert (await top(knowledge, '"calf" AND "cramp"*'))[:1] == ["calf-cramp"]
+
+
+async def test_content_changes_are_seen_without_restart(knowledge: Knowledge) -> None:
+    topic = await knowledge.store.topic("calf-cramp")
+    assert topic is not None
+    assert await top(knowledge, "zyzzyva") == []
+    await knowledge.store.save_topic(
+        topic.model_copy(update={"slug": "zyzzyva-cramp", "title": "Zyzzyva cramp", "aliases": []})
+    )
+    assert (await top(knowledge, "zyzzyva"))[:1] == ["zyzzyva-cramp"]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(text=st.text(max_size=300))
+async def test_any_string_is_a_safe_query(knowledge: Knowledge, text: str) -> None:
+    answer = await knowledge.search.ask(text)
+    assert len(answer.results) <= MAX_RESULTS
+    assert all(r.score > 0 for r in answer.results)
+
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    words=st.lists(
+        st.sampled_from(
+            [
+                "calf",
+                "cramp",
+                "AND",
+                "OR",
+                "NOT",
+                "NEAR(",
+                '"',
+                "*",
+                "(",
+                ")",
+                ":",
+                "^",
+                "-",
+                "+",
+                "\x00",
+                "{",
+                "}",
+                "'",
+            ]
+        ),
+        max_size=20,
+    )
+)
+async def test_fts_operators_in_any_order_are_safe(knowledge: Knowledge, words: list[str]) -> None:
+    answer = await knowledge.search.ask(" ".join(words))
+    assert len(answer.results) <= MAX_RESULTS

@@ -1,0 +1,158 @@
+"""Red-flag triage: each rule fires on realistic wording; ordinary questions raise nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from knowledge.loader import load_seeds
+from knowledge.models import RedFlagLevel, RedFlagRule
+from knowledge.triage import Triage, triage
+
+
+@pytest.fixture(scope="module")
+def rules() -> list[RedFlagRule]:
+    content, problems = load_seeds(Path(__file__).resolve().parent.parent / "seeds")
+    assert problems == []
+    return content.red_flags
+
+
+@pytest.fixture(scope="module")
+def checker(rules: list[RedFlagRule]) -> Triage:
+    return Triage(rules)
+
+
+# Wordings written for the tests, beyond the examples in the seed file: slang, typos, no capitals.
+REALISTIC = {
+    "clot-in-lung": [
+        "Calf swollen since my flight and now I'm breathless going up stairs",
+        "leg hurts and i get chest pains when i breathe",
+    ],
+    "heart-attack": [
+        "Cramp in my left arm and my chest feels tight",
+        "chest pain and i'm all sweaty and clammy",
+        "pain in my chest radiating to my back",
+    ],
+    "cauda-equina": [
+        "back spasm and i cant pee properly",
+        "Lower back pain, numbness in my groin area",
+        "my back went and now I've lost control of my bowels",
+    ],
+    "rhabdomyolysis": [
+        "pee is dark like cola after crossfit",
+        "urine looks like tea after leg day at the gym, thighs super sore",
+        "my wee is brown after a spin class",
+    ],
+    "severe-dehydration": [
+        "He's confused after the race in the heat",
+        "haven't had a wee since this morning and feel awful",
+        "drank like 6 litres of water and now I'm vomiting",
+        "she had a seizure after running in the heat",
+    ],
+    "meningitis": [
+        "stiff neck with a high temperature",
+        "my neck hurts and I have a fever",
+        "neck is stiff and the light hurts my eyes",
+    ],
+    "clot-in-leg": [
+        "one of my calves is swollen and red",
+        "my calf is warm and throbbing",
+        "leg swelling on one side",
+    ],
+    "kidney-stones": [
+        "back pain and blood in my urine",
+        "pain in my side coming in waves",
+        "flank pain with chills",
+    ],
+    "tetanus": [
+        "cut my hand on a rusty fence and now it's spasming",
+        "lock jaw after a dog bite",
+        "stood on a nail in the garden and my jaw feels stiff",
+    ],
+    "long-cramp": [
+        "my calf cramp has lasted over 15 mins",
+        "cramp won't stop",
+        "cramp has been going for an hour",
+    ],
+    "new-medicine": [
+        "cramps since i started taking atorvastatin",
+        "changed my blood pressure medication and now get cramps",
+    ],
+    "frequent-cramps": [
+        "my legs cramp every night",
+        "cramps wake me up every night",
+        "cramps ruining my sleep",
+    ],
+    "claudication": [
+        "calves ache when i walk and it goes away when i stop",
+        "my legs cramp walking uphill, better after I rest",
+    ],
+}
+
+ORDINARY = [
+    "my calf cramps after running",
+    "how do I stretch my neck",
+    "charley horse",
+    "what is a hot stone massage",
+    "how much water should I drink a day",
+    "is a massage mat good for back pain",
+    "what colour should my pee be",
+    "hand cramps while gaming",
+    "woke up with a cramp in my foot",
+    "does pickle juice work for cramps",
+    "I run for an hour and get cramps",
+    "stretches for lower back",
+    "cramp in my thigh during football",
+    "back went into spasm lifting a box",
+    "sports drink or water during a long run",
+    "how long should I hold a hamstring stretch",
+    "is foam rolling good after the gym",
+    "leg cramps in pregnancy",
+    "can magnesium help cramps",
+    "should I use ice or heat on a sore muscle",
+    "crick in my neck from sleeping funny",
+    "what causes muscle spasms",
+]
+
+
+def test_every_rule_has_realistic_wordings(rules: list[RedFlagRule]) -> None:
+    assert {rule.id for rule in rules} == set(REALISTIC)
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "text"), [(rule, text) for rule, texts in REALISTIC.items() for text in texts]
+)
+def test_rule_fires_on_realistic_wording(checker: Triage, rule_id: str, text: str) -> None:
+    assert rule_id in [flag.id for flag in checker.check(text)]
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_ordinary_questions_raise_nothing(checker: Triage, text: str) -> None:
+    assert checker.check(text) == []
+
+
+def test_flags_come_most_urgent_first(checker: Triage) -> None:
+    flags = checker.check("new medication, cramps every night, calf swollen and short of breath")
+    levels = [flag.level for flag in flags]
+    assert levels == sorted(levels, key=lambda level: level.rank)
+    assert levels[0] is RedFlagLevel.EMERGENCY
+    assert {f.id for f in flags} >= {"clot-in-lung", "clot-in-leg", "new-medicine"}
+
+
+def test_flags_carry_message_and_source(checker: Triage, rules: list[RedFlagRule]) -> None:
+    (flag,) = [f for f in checker.check("stiff neck and a fever") if f.id == "meningitis"]
+    rule = next(r for r in rules if r.id == "meningitis")
+    assert flag.message == rule.message and flag.source == rule.source
+    assert flag.level is RedFlagLevel.EMERGENCY
+
+
+def test_invisible_characters_and_case_do_not_hide_a_flag(checker: Triage) -> None:
+    assert [f.id for f in checker.check("STIFF NECK and a F\u200bEVER")] == ["meningitis"]
+    fullwidth = "stiff neck and a \uff26\uff25\uff36\uff25\uff32"
+    assert [f.id for f in checker.check(fullwidth)] == ["meningitis"]
+
+
+def test_function_form_matches_compiled_form(rules: list[RedFlagRule]) -> None:
+    text = "pee is dark like cola after crossfit"
+    assert triage(text, rules) == Triage(rules).check(text)
