@@ -13,19 +13,27 @@ The pipeline, and why each step exists:
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
-from knowledge.models import RedFlagLevel, SearchResult, TopicKind
+from knowledge.models import RedFlagLevel, SearchResult
 from knowledge.store import KnowledgeStore
 from knowledge.synonyms import SynonymTable
 from knowledge.text import query_words
 from knowledge.triage import Triage
 
 MAX_RESULTS = 5
+CANDIDATES = 25
+# Roughly how many topic rows one question may make BM25 score (see `_within_budget`).
+MATCH_BUDGET = 1500
+# A best BM25 score below this means every matched word had its IDF floored by FTS5.
+IDF_FLOOR_SCORE = 1e-3
+RECHECK_SECONDS = 2.0
 MAX_TERMS = 24
 # bm25() weights for the columns title, aliases, summary, body.
 COLUMN_WEIGHTS = (10.0, 8.0, 3.0, 1.0)
@@ -73,7 +81,9 @@ class _Index:
     """What search keeps in memory between questions; reloaded when the content changes."""
 
     version: int
-    vocabulary: dict[str, bool]  # word -> appears in a title, alias or summary
+    local_writes: int
+    vocabulary: dict[str, tuple[bool, int]]  # word -> (in a title, alias or summary; topics)
+    topic_count: int
     words_by_initial: dict[str, list[str]]
     phrases: dict[str, list[str]]
     synonyms: SynonymTable
@@ -88,6 +98,9 @@ class ParsedQuery:
     terms: tuple[str, ...]
     phrase_hits: dict[str, int]
     on_topic: bool
+    # True when every term is in most topics: BM25 gives such terms no weight, so only titles
+    # and aliases are searched for them.
+    names_only: bool = False
 
 
 def _correct(word: str, index: _Index) -> str | None:
@@ -122,28 +135,70 @@ def parse_query(text: str, index: _Index) -> ParsedQuery:
     for word in expanded:
         if word not in STOPWORDS and word in index.vocabulary and word not in terms:
             terms.append(word)
-    on_topic = bool(hits) or any(index.vocabulary[t] for t in terms)
-    return ParsedQuery(tuple(terms[:MAX_TERMS]), hits, on_topic)
+    on_topic = bool(hits) or any(index.vocabulary[t][0] for t in terms)
+    # A word in more than half the topics has zero BM25 weight (its IDF is clamped), so leaving
+    # it out changes no score; it only spares SQLite from visiting almost every row.
+    common_limit = index.topic_count // 2
+    distinctive = [t for t in terms if index.vocabulary[t][1] <= common_limit]
+    names_only = bool(terms) and not distinctive
+    chosen = _within_budget(distinctive, index) if distinctive else terms
+    return ParsedQuery(tuple(chosen[:MAX_TERMS]), hits, on_topic, names_only)
+
+
+def _within_budget(terms: list[str], index: _Index) -> list[str]:
+    """The rarest terms whose matches fit the row budget (always at least two terms).
+
+    BM25 costs SQLite work per matching row, so on a large store a question made of common
+    words would visit most of it. Rare words carry most of the ranking weight, so they are kept
+    first. On the shipped content no question comes near the budget.
+    """
+    by_rarity = sorted(terms, key=lambda term: index.vocabulary[term][1])
+    kept: list[str] = []
+    rows = 0
+    for term in by_rarity:
+        rows += index.vocabulary[term][1]
+        if len(kept) >= 2 and rows > MATCH_BUDGET:
+            break
+        kept.append(term)
+    return [term for term in terms if term in kept]
 
 
 class SearchEngine:
     """Answers questions from the store; safe to share across tasks."""
 
-    def __init__(self, store: KnowledgeStore) -> None:
+    def __init__(self, store: KnowledgeStore, recheck_seconds: float = RECHECK_SECONDS) -> None:
         self.store = store
+        self.recheck_seconds = recheck_seconds
         self._index: _Index | None = None
+        self._checked_at = -math.inf
         self._lock = asyncio.Lock()
 
     async def _current_index(self) -> _Index:
-        version = await self.store.content_version()
-        if self._index is not None and self._index.version == version:
-            return self._index
-        async with self._lock:
-            if self._index is None or self._index.version != version:
-                self._index = await self._load_index(version)
-        return self._index
+        """The cached index, reloaded when content changed.
 
-    async def _load_index(self, version: int) -> _Index:
+        Writes through this process's store are seen at once; writes by another process (a
+        `kb build` beside a running bot) within `recheck_seconds`. Asking SQLite on every
+        question would cost a thread hop per search for a change that happens once a day.
+        """
+        index = self._index
+        now = time.monotonic()
+        if (
+            index is not None
+            and index.local_writes == self.store.local_writes
+            and now - self._checked_at < self.recheck_seconds
+        ):
+            return index
+        async with self._lock:
+            local_writes = self.store.local_writes
+            version = await self.store.content_version()
+            if self._index is None or self._index.version != version:
+                self._index = await self._load_index(version, local_writes)
+            else:
+                self._index.local_writes = local_writes
+            self._checked_at = now
+            return self._index
+
+    async def _load_index(self, version: int, local_writes: int) -> _Index:
         vocabulary = await self.store.search_words()
         phrases = await self.store.phrases()
         by_initial: dict[str, list[str]] = {}
@@ -151,7 +206,9 @@ class SearchEngine:
             by_initial.setdefault(word[0], []).append(word)
         return _Index(
             version=version,
+            local_writes=local_writes,
             vocabulary=vocabulary,
+            topic_count=await self.store.count_topics(),
             words_by_initial=by_initial,
             phrases=phrases,
             longest_phrase=max((p.count(" ") + 1 for p in phrases), default=0),
@@ -172,24 +229,22 @@ class SearchEngine:
             return []
         scored: dict[str, SearchResult] = {}
         if parsed.terms:
+            # Terms are [a-z0-9]+ words, quoted: nothing the user typed is FTS5 syntax.
             match = " OR ".join(f'"{term}"' for term in parsed.terms)
-            rows = await self.store.db.reader.execute_fetchall(
-                "SELECT t.slug, t.title, t.kind, -bm25(topic_fts, ?, ?, ?, ?) AS score "
-                "FROM topic_fts JOIN topics t ON t.id = topic_fts.rowid "
-                "WHERE topic_fts MATCH ? ORDER BY score DESC LIMIT 25",
-                (*COLUMN_WEIGHTS, match),
-            )
-            for slug, title, kind, score in rows:
-                boost = PHRASE_BOOST * parsed.phrase_hits.get(slug, 0)
-                scored[slug] = SearchResult(
-                    slug=slug, title=title, kind=TopicKind(kind), score=float(score) + boost
-                )
+            if parsed.names_only:
+                match = f"{{title aliases}} : ({match})"
+            hits = await self.store.rank_topics(match, COLUMN_WEIGHTS, CANDIDATES)
+            # FTS5 floors the IDF of words in most topics at 1e-6: such scores keep their order
+            # but shrink to nothing, so scale them until the best is 1.
+            floored = bool(hits) and 0 < hits[0].score < IDF_FLOOR_SCORE
+            scale = 1.0 / hits[0].score if floored else 1.0
+            for hit in hits:
+                boost = PHRASE_BOOST * parsed.phrase_hits.get(hit.slug, 0)
+                scored[hit.slug] = hit.model_copy(update={"score": hit.score * scale + boost})
         missing = [slug for slug in parsed.phrase_hits if slug not in scored]
-        for topic in await self.store.topics_by_slugs(missing) if missing else []:
-            boost = PHRASE_BOOST * parsed.phrase_hits[topic.slug]
-            scored[topic.slug] = SearchResult(
-                slug=topic.slug, title=topic.title, kind=topic.kind, score=boost
-            )
+        for hit in await self.store.topic_heads(missing) if missing else []:
+            boost = PHRASE_BOOST * parsed.phrase_hits[hit.slug]
+            scored[hit.slug] = hit.model_copy(update={"score": boost})
         ranked = sorted(scored.values(), key=lambda r: (-r.score, r.slug))
         if not ranked:
             return []

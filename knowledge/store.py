@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,17 @@ import aiosqlite
 
 from knowledge.db import Database
 from knowledge.loader import Content
-from knowledge.models import Origin, RedFlagRule, Source, Stretch, Tip, TipKind, Topic, TopicKind
+from knowledge.models import (
+    Origin,
+    RedFlagRule,
+    SearchResult,
+    Source,
+    Stretch,
+    Tip,
+    TipKind,
+    Topic,
+    TopicKind,
+)
 from knowledge.synonyms import SynonymTable
 from knowledge.text import normalize, phrase_key, words
 
@@ -126,15 +137,16 @@ async def _insert_tip(conn: aiosqlite.Connection, tip: Tip) -> None:
 async def _refresh_search_words(conn: aiosqlite.Connection) -> None:
     """Recompute the typo-correction vocabulary from every topic (seed and API alike)."""
     head: set[str] = set()
-    every: set[str] = set()
+    docs: Counter[str] = Counter()
     async with conn.execute("SELECT title, aliases, summary, body FROM topic_fts") as cursor:
         async for title, aliases, summary, body in cursor:
-            head.update(words(normalize(f"{title} {aliases} {summary}")))
-            every.update(words(normalize(body)))
+            head_words = set(words(normalize(f"{title} {aliases} {summary}")))
+            head.update(head_words)
+            docs.update(head_words | set(words(normalize(body))))
     await conn.execute("DELETE FROM search_words")
     await conn.executemany(
-        "INSERT INTO search_words (word, head) VALUES (?, ?)",
-        [(word, 1 if word in head else 0) for word in sorted(head | every)],
+        "INSERT INTO search_words (word, head, docs) VALUES (?, ?, ?)",
+        [(word, 1 if word in head else 0, count) for word, count in sorted(docs.items())],
     )
 
 
@@ -143,6 +155,9 @@ class KnowledgeStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # Bumped on every content write through this store, so caches in this process can tell
+        # at once, without asking SQLite, that they are stale.
+        self.local_writes = 0
 
     # ---- building from seeds -------------------------------------------------------------
 
@@ -217,6 +232,7 @@ class KnowledgeStore:
                 " + (SELECT COUNT(*) FROM tips WHERE origin = 'api')"
             ) as cur:
                 kept_row = await cur.fetchone()
+        self.local_writes += 1
         return BuildReport(
             sources=len(content.sources),
             topics=len(content.topics),
@@ -237,6 +253,7 @@ class KnowledgeStore:
             await _insert_topic(conn, topic)
             await _refresh_search_words(conn)
             await _bump_version(conn)
+        self.local_writes += 1
         return topic
 
     async def delete_topic(self, slug: str) -> bool:
@@ -247,6 +264,7 @@ class KnowledgeStore:
                 await _delete_topics(conn, "slug = ?", (slug,))
                 await _refresh_search_words(conn)
                 await _bump_version(conn)
+        self.local_writes += 1
         return found
 
     async def save_tip(self, tip: Tip) -> Tip:
@@ -256,6 +274,7 @@ class KnowledgeStore:
             await conn.execute("DELETE FROM tips WHERE tip_id = ?", (tip.id,))
             await _insert_tip(conn, tip)
             await _bump_version(conn)
+        self.local_writes += 1
         return tip
 
     async def delete_tip(self, tip_id: str) -> bool:
@@ -264,6 +283,7 @@ class KnowledgeStore:
             found = cursor.rowcount > 0
             if found:
                 await _bump_version(conn)
+        self.local_writes += 1
         return found
 
     # ---- reading ---------------------------------------------------------------------------
@@ -311,6 +331,36 @@ class KnowledgeStore:
                 t.slug: t async for t in (Topic.model_validate_json(r[0]) async for r in cursor)
             }
         return [found[slug] for slug in slugs if slug in found]
+
+    async def rank_topics(
+        self, match: str, weights: tuple[float, float, float, float], limit: int
+    ) -> list[SearchResult]:
+        """Topics matching an FTS5 expression, best BM25 score first (scores made positive).
+
+        Ranking inside the FTS subquery before joining keeps the join to `limit` rows.
+        """
+        rows = await self.db.reader.execute_fetchall(
+            "SELECT t.slug, t.title, t.kind, -m.score FROM ("
+            " SELECT rowid AS id, bm25(topic_fts, ?, ?, ?, ?) AS score FROM topic_fts"
+            " WHERE topic_fts MATCH ? ORDER BY score LIMIT ?"
+            ") AS m JOIN topics t ON t.id = m.id ORDER BY m.score",
+            (*weights, match, limit),
+        )
+        return [
+            SearchResult(slug=slug, title=title, kind=TopicKind(kind), score=float(score))
+            for slug, title, kind, score in rows
+        ]
+
+    async def topic_heads(self, slugs: list[str]) -> list[SearchResult]:
+        """Slug, title and kind of topics, for results found by phrase alone (score 0)."""
+        rows = await self.db.reader.execute_fetchall(
+            "SELECT slug, title, kind FROM topics WHERE slug IN (SELECT value FROM json_each(?))",
+            (json.dumps(slugs),),
+        )
+        return [
+            SearchResult(slug=slug, title=title, kind=TopicKind(kind), score=0.0)
+            for slug, title, kind in rows
+        ]
 
     async def stretch(self, slug: str) -> Stretch | None:
         data = await self._scalar("SELECT data FROM stretches WHERE slug = ?", (slug,))
@@ -365,10 +415,10 @@ class KnowledgeStore:
         async with self.db.reader.execute("SELECT variant, canonical FROM synonyms") as cursor:
             return SynonymTable({row[0]: tuple(row[1].split()) async for row in cursor})
 
-    async def search_words(self) -> dict[str, bool]:
-        """Every indexed word, mapped to whether it appears in a title, alias or summary."""
-        async with self.db.reader.execute("SELECT word, head FROM search_words") as cursor:
-            return {row[0]: bool(row[1]) async for row in cursor}
+    async def search_words(self) -> dict[str, tuple[bool, int]]:
+        """Every indexed word: whether a title, alias or summary uses it, and in how many topics."""
+        async with self.db.reader.execute("SELECT word, head, docs FROM search_words") as cursor:
+            return {row[0]: (bool(row[1]), int(row[2])) async for row in cursor}
 
     async def phrases(self) -> dict[str, list[str]]:
         """Alias and title phrases, mapped to the slugs of the topics they name."""

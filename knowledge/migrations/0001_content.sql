@@ -94,7 +94,9 @@ CREATE INDEX topic_phrases_topic ON topic_phrases (topic_id);
 
 -- Every word of topic text as written (unstemmed), for correcting typos in questions.
 -- `head` is 1 when the word appears in a title, alias or summary: an on-topic signal.
+-- `docs` counts the topics that use the word; words in most topics carry no ranking weight.
 CREATE TABLE search_words (
     word TEXT PRIMARY KEY,
-    head INTEGER NOT NULL
+    head INTEGER NOT NULL,
+    docs INTEGER NOT NULL
 ) WITHOUT ROWID;
