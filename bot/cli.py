@@ -14,6 +14,8 @@ import sys
 import textwrap
 from collections.abc import Awaitable, Callable, Sequence
 
+from pydantic import ValidationError
+
 from knowledge.checks import SHIPPED_POLICY
 from knowledge.db import DatabaseError
 from knowledge.runtime import ContentError, Knowledge, check_seeds
@@ -151,9 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(args)
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"])
+            print(f"crampbot: setting {name}: {error['msg']}", file=sys.stderr)
+        return EXIT_USAGE
     logging.basicConfig(
-        level=_settings(args).log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The seeds shipped beside the package (a source checkout); `CRAMPBOT_SEEDS` points elsewhere.
@@ -18,4 +19,11 @@ class KnowledgeSettings(BaseSettings):
 
     db: Path = Field(default=Path("data/crampbot.db"), alias="CRAMPBOT_DB")
     seeds: Path = Field(default=BUNDLED_SEEDS, alias="CRAMPBOT_SEEDS")
-    log_level: str = Field(default="INFO", alias="CRAMPBOT_LOG_LEVEL")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", alias="CRAMPBOT_LOG_LEVEL"
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value

@@ -102,3 +102,10 @@ def test_unreadable_database_is_one_clear_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "crampbot:" in result.stderr
+
+
+def test_bad_setting_is_named_without_a_traceback(tmp_path: Path) -> None:
+    result = run_cli("ask", "cramp", env={"CRAMPBOT_LOG_LEVEL": "loud"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "CRAMPBOT_LOG_LEVEL" in result.stderr
