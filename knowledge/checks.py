@@ -67,6 +67,10 @@ def check_references(content: Content) -> Iterable[Problem]:
         for source in tip.sources:
             if source not in sources:
                 yield _problem(content, "tip", tip.id, f"sources: no source {source!r}")
+    scope_topics = [*content.scope.general_topics, *filter(None, [content.scope.red_flag_topic])]
+    for slug in scope_topics:
+        if slug not in topics:
+            yield Problem("seeds/scope.yaml", None, f"no topic {slug!r}")
     for rule in content.red_flags:
         if rule.source not in sources:
             yield _problem(content, "red flag", rule.id, f"source: no source {rule.source!r}")

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from knowledge.models import RedFlagRule, Section, Source, Stretch, Tip, TipKind, Topic
+from knowledge.models import RedFlagRule, Scope, Section, Source, Stretch, Tip, TipKind, Topic
 from knowledge.synonyms import SynonymTable, parse_synonyms
 from knowledge.yamlfile import LocatedData, YamlSyntaxError, parse_yaml, split_front_matter
 
@@ -23,6 +23,7 @@ M = TypeVar("M", bound=BaseModel)
 SOURCES_FILE = "sources.yaml"
 RED_FLAGS_FILE = "red_flags.yaml"
 SYNONYMS_FILE = "synonyms.yaml"
+SCOPE_FILE = "scope.yaml"
 TOPICS_DIR = "topics"
 STRETCHES_DIR = "stretches"
 TIPS_DIR = "tips"
@@ -54,6 +55,7 @@ class Content:
     tips: list[Tip] = field(default_factory=list)
     red_flags: list[RedFlagRule] = field(default_factory=list)
     synonyms: SynonymTable = field(default_factory=SynonymTable)
+    scope: Scope = field(default_factory=Scope)
     # Where each item was defined, for cross-reference errors: (kind, key) -> (file, line).
     locations: dict[tuple[str, str], tuple[str, int | None]] = field(default_factory=dict)
 
@@ -255,6 +257,16 @@ def load_seeds(root: Path) -> tuple[Content, list[Problem]]:
             content.synonyms = table
             for loc, message in errors:
                 collector.add(synonyms_path, located.line_of(loc), message)
+    scope_path = root / SCOPE_FILE
+    if scope_path.exists():
+        located = collector.read_yaml(scope_path)
+        if located is not None:
+            if not isinstance(located.data, dict):
+                collector.add(scope_path, 1, "scope.yaml must be a mapping")
+            else:
+                scope = collector.validate(Scope, located.data, scope_path, located)
+                if scope is not None:
+                    content.scope = scope
     return content, collector.problems
 
 

@@ -248,6 +248,21 @@ class RedFlagRule(BaseModel):
     examples: Annotated[list[Text], Field(min_length=1)]
 
 
+class Scope(BaseModel):
+    """What questions crampbot answers at all (see `seeds/scope.yaml`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    subject_words: Annotated[
+        list[Annotated[Text, StringConstraints(max_length=40)]], AfterValidator(_unique)
+    ] = []
+    out_of_scope: Annotated[
+        list[Annotated[Text, StringConstraints(max_length=80)]], AfterValidator(_unique)
+    ] = []
+    general_topics: UniqueSlugs = []
+    red_flag_topic: Slug | None = None
+
+
 class RedFlag(BaseModel):
     """A rule that fired for a piece of text: what the user sees."""
 

@@ -1,13 +1,12 @@
 """Search: everyday questions in, the best topics out, or nothing for off-topic questions.
 
 The pipeline, and why each step exists:
-1. normalise the text and split it into plain words: user text never reaches FTS5 as syntax,
-   only as quoted bare words, so quotes, NEAR(, *, AND/OR/NOT and control characters are inert;
-2. correct typos against the vocabulary of the content ("hamstrng" -> "hamstring");
-3. find alias phrases ("charley horse", "crick in my neck") and synonyms ("pee" -> "urine");
-4. refuse off-topic questions: unless a word or phrase hits a title, alias or summary, there is
-   no answer worth giving, and the least bad match would only mislead;
-5. rank with BM25 (titles and aliases weighted highest) plus a boost for whole alias phrases.
+1. understand the question (`knowledge.query`): plain words only, typos corrected, alias
+   phrases and synonyms found, off-topic questions recognised;
+2. refuse off-topic questions: the least bad match would only mislead;
+3. rank with BM25 (titles and aliases weighted highest) plus boosts for alias phrases found in
+   order and as a bag of words. User text reaches FTS5 only as quoted bare words, so quotes,
+   NEAR(, *, AND/OR/NOT and control characters are inert.
 """
 
 from __future__ import annotations
@@ -18,42 +17,24 @@ import time
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
-from rapidfuzz.distance import OSA
-from rapidfuzz.process import extractOne
 
 from knowledge.models import RedFlagLevel, SearchResult
+from knowledge.query import ParsedQuery, QueryIndex, parse_query
 from knowledge.store import KnowledgeStore
-from knowledge.synonyms import SynonymTable
-from knowledge.text import query_words
 from knowledge.triage import Triage
 
 MAX_RESULTS = 5
 CANDIDATES = 25
-# Roughly how many topic rows one question may make BM25 score (see `_within_budget`).
-MATCH_BUDGET = 1500
 # A best BM25 score below this means every matched word had its IDF floored by FTS5.
 IDF_FLOOR_SCORE = 1e-3
 RECHECK_SECONDS = 2.0
-MAX_TERMS = 24
 # bm25() weights for the columns title, aliases, summary, body.
 COLUMN_WEIGHTS = (10.0, 8.0, 3.0, 1.0)
+# Added per word of an alias found in the question: in order, and in any order.
 PHRASE_BOOST = 4.0
+BAG_BOOST = 3.0
 # Results scoring below this share of the best are noise, not "see also".
 RELATIVE_CUTOFF = 0.25
-
-STOPWORDS = frozenset(
-    """
-    a about after again all also am an and any anything are as at be because been before being
-    best but by can cant could did didnt do does doesnt doing dont during each even ever every
-    feel feels felt few for from get gets getting go going got had has have having he her here
-    hers him his how i id if ill im in into is isnt it its ive just keep kind know like lot lots
-    make me might more most much my myself need needs no nor not now of off often on once one only
-    or other our out over own please pretty quite really right same should so some something
-    sometimes still such sure than thanks that thats the their them then there these they thing
-    things think this those through to too try trying up us very want was way we well were what
-    whats when where which while who why will with would yes yet you your youre yours
-    """.split()
-)
 
 
 class RedFlagBrief(BaseModel):
@@ -77,90 +58,16 @@ class AskResult(BaseModel):
 
 
 @dataclass
-class _Index:
-    """What search keeps in memory between questions; reloaded when the content changes."""
+class _Cached:
+    """The parsing index with the content version it was loaded for."""
 
     version: int
     local_writes: int
-    vocabulary: dict[str, tuple[bool, int]]  # word -> (in a title, alias or summary; topics)
-    topic_count: int
-    words_by_initial: dict[str, list[str]]
-    phrases: dict[str, list[str]]
-    synonyms: SynonymTable
-    triage: Triage
-    longest_phrase: int
+    index: QueryIndex
 
 
-@dataclass(frozen=True)
-class ParsedQuery:
-    """What search understood of a question; exposed so tests can see each step."""
-
-    terms: tuple[str, ...]
-    phrase_hits: dict[str, int]
-    on_topic: bool
-    # True when every term is in most topics: BM25 gives such terms no weight, so only titles
-    # and aliases are searched for them.
-    names_only: bool = False
-
-
-def _correct(word: str, index: _Index) -> str | None:
-    """The nearest content word for a likely typo, or None when nothing is close enough."""
-    if word in index.vocabulary:
-        return word
-    if len(word) < 4 or word.isdigit():
-        return None
-    # One slip (a swap counts as one) for ordinary words, two for long ones: more than that and
-    # real but unrelated words ("protein") start turning into content words ("proven").
-    max_distance = 1 if len(word) < 8 else 2
-    match = extractOne(
-        word,
-        index.words_by_initial.get(word[0], []),
-        scorer=OSA.distance,
-        score_cutoff=max_distance,
-    )
-    return match[0] if match else None
-
-
-def parse_query(text: str, index: _Index) -> ParsedQuery:
-    raw = query_words(text)[: MAX_TERMS * 4]
-    corrected = [_correct(w, index) or w for w in raw]
-    hits: dict[str, int] = {}
-    for size in range(index.longest_phrase, 0, -1):
-        for start in range(len(corrected) - size + 1):
-            phrase = " ".join(corrected[start : start + size])
-            for slug in index.phrases.get(phrase, ()):
-                hits[slug] = max(hits.get(slug, 0), size)
-    expanded = corrected + index.synonyms.expand(corrected)
-    terms: list[str] = []
-    for word in expanded:
-        if word not in STOPWORDS and word in index.vocabulary and word not in terms:
-            terms.append(word)
-    on_topic = bool(hits) or any(index.vocabulary[t][0] for t in terms)
-    # A word in more than half the topics has zero BM25 weight (its IDF is clamped), so leaving
-    # it out changes no score; it only spares SQLite from visiting almost every row.
-    common_limit = index.topic_count // 2
-    distinctive = [t for t in terms if index.vocabulary[t][1] <= common_limit]
-    names_only = bool(terms) and not distinctive
-    chosen = _within_budget(distinctive, index) if distinctive else terms
-    return ParsedQuery(tuple(chosen[:MAX_TERMS]), hits, on_topic, names_only)
-
-
-def _within_budget(terms: list[str], index: _Index) -> list[str]:
-    """The rarest terms whose matches fit the row budget (always at least two terms).
-
-    BM25 costs SQLite work per matching row, so on a large store a question made of common
-    words would visit most of it. Rare words carry most of the ranking weight, so they are kept
-    first. On the shipped content no question comes near the budget.
-    """
-    by_rarity = sorted(terms, key=lambda term: index.vocabulary[term][1])
-    kept: list[str] = []
-    rows = 0
-    for term in by_rarity:
-        rows += index.vocabulary[term][1]
-        if len(kept) >= 2 and rows > MATCH_BUDGET:
-            break
-        kept.append(term)
-    return [term for term in terms if term in kept]
+def _boost(parsed: ParsedQuery, slug: str) -> float:
+    return PHRASE_BOOST * parsed.phrase_hits.get(slug, 0) + BAG_BOOST * parsed.bag_hits.get(slug, 0)
 
 
 class SearchEngine:
@@ -169,50 +76,42 @@ class SearchEngine:
     def __init__(self, store: KnowledgeStore, recheck_seconds: float = RECHECK_SECONDS) -> None:
         self.store = store
         self.recheck_seconds = recheck_seconds
-        self._index: _Index | None = None
+        self._cached: _Cached | None = None
         self._checked_at = -math.inf
         self._lock = asyncio.Lock()
 
-    async def _current_index(self) -> _Index:
+    async def _current_index(self) -> QueryIndex:
         """The cached index, reloaded when content changed.
 
         Writes through this process's store are seen at once; writes by another process (a
         `kb build` beside a running bot) within `recheck_seconds`. Asking SQLite on every
         question would cost a thread hop per search for a change that happens once a day.
         """
-        index = self._index
+        cached = self._cached
         now = time.monotonic()
         if (
-            index is not None
-            and index.local_writes == self.store.local_writes
+            cached is not None
+            and cached.local_writes == self.store.local_writes
             and now - self._checked_at < self.recheck_seconds
         ):
-            return index
+            return cached.index
         async with self._lock:
             local_writes = self.store.local_writes
             version = await self.store.content_version()
-            if self._index is None or self._index.version != version:
-                self._index = await self._load_index(version, local_writes)
+            if self._cached is None or self._cached.version != version:
+                self._cached = _Cached(version, local_writes, await self._load_index())
             else:
-                self._index.local_writes = local_writes
+                self._cached.local_writes = local_writes
             self._checked_at = now
-            return self._index
+            return self._cached.index
 
-    async def _load_index(self, version: int, local_writes: int) -> _Index:
-        vocabulary = await self.store.search_words()
-        phrases = await self.store.phrases()
-        by_initial: dict[str, list[str]] = {}
-        for word in sorted(vocabulary):
-            by_initial.setdefault(word[0], []).append(word)
-        return _Index(
-            version=version,
-            local_writes=local_writes,
-            vocabulary=vocabulary,
+    async def _load_index(self) -> QueryIndex:
+        return QueryIndex(
+            vocabulary=await self.store.search_words(),
             topic_count=await self.store.count_topics(),
-            words_by_initial=by_initial,
-            phrases=phrases,
-            longest_phrase=max((p.count(" ") + 1 for p in phrases), default=0),
+            phrases=await self.store.phrases(),
             synonyms=await self.store.synonyms(),
+            scope=await self.store.scope(),
             triage=Triage(await self.store.red_flag_rules()),
         )
 
@@ -222,9 +121,11 @@ class SearchEngine:
     async def search(self, text: str, limit: int = MAX_RESULTS) -> list[SearchResult]:
         """Up to `limit` topics, best first; [] when the question is off-topic."""
         index = await self._current_index()
-        return await self._search(parse_query(text, index), limit)
+        return await self._search(parse_query(text, index), index, limit)
 
-    async def _search(self, parsed: ParsedQuery, limit: int) -> list[SearchResult]:
+    async def _search(
+        self, parsed: ParsedQuery, index: QueryIndex, limit: int
+    ) -> list[SearchResult]:
         if not parsed.on_topic:
             return []
         scored: dict[str, SearchResult] = {}
@@ -239,13 +140,20 @@ class SearchEngine:
             floored = bool(hits) and 0 < hits[0].score < IDF_FLOOR_SCORE
             scale = 1.0 / hits[0].score if floored else 1.0
             for hit in hits:
-                boost = PHRASE_BOOST * parsed.phrase_hits.get(hit.slug, 0)
-                scored[hit.slug] = hit.model_copy(update={"score": hit.score * scale + boost})
-        missing = [slug for slug in parsed.phrase_hits if slug not in scored]
+                score = hit.score * scale + _boost(parsed, hit.slug)
+                scored[hit.slug] = hit.model_copy(update={"score": score})
+        boosted = {*parsed.phrase_hits, *parsed.bag_hits}
+        # Alias matches that BM25 did not rank: fetch only the strongest few.
+        missing = sorted(
+            (slug for slug in boosted if slug not in scored),
+            key=lambda slug: (-_boost(parsed, slug), slug),
+        )[:CANDIDATES]
         for hit in await self.store.topic_heads(missing) if missing else []:
-            boost = PHRASE_BOOST * parsed.phrase_hits[hit.slug]
-            scored[hit.slug] = hit.model_copy(update={"score": boost})
+            scored[hit.slug] = hit.model_copy(update={"score": _boost(parsed, hit.slug)})
         ranked = sorted(scored.values(), key=lambda r: (-r.score, r.slug))
+        if not boosted and (parsed.names_only or not parsed.terms):
+            # Only general words ("cramp help pls"): the general topics serve best.
+            ranked = await self._promote(ranked, index.scope.general_topics, position=0)
         if not ranked:
             return []
         floor = ranked[0].score * RELATIVE_CUTOFF
@@ -255,14 +163,42 @@ class SearchEngine:
             if r.score >= floor
         ]
 
-    async def ask(self, text: str, limit: int = MAX_RESULTS) -> AskResult:
-        """Search plus triage: the full answer to a question."""
-        index = await self._current_index()
-        results = await self._search(parse_query(text, index), limit)
-        flags = [
-            RedFlagBrief(id=f.id, level=f.level, message=f.message)
-            for f in index.triage.check(text)
+    async def _promote(
+        self, ranked: list[SearchResult], slugs: list[str], position: int
+    ) -> list[SearchResult]:
+        """Move (or bring in) `slugs` to `position`, keeping scores in descending order."""
+        heads = {hit.slug: hit for hit in await self.store.topic_heads(slugs)} if slugs else {}
+        chosen = [heads[slug] for slug in slugs if slug in heads]
+        if not chosen:
+            return ranked
+        rest = [r for r in ranked if r.slug not in heads]
+        position = min(position, len(rest))
+        above = rest[position - 1].score if position > 0 else (rest[0].score + 1 if rest else 1.0)
+        below = rest[position].score if position < len(rest) else 0.0
+        step = (above - below) / (len(chosen) + 1) if position > 0 else 1.0
+        top = above - step if position > 0 else above + len(chosen) - 1
+        promoted = [
+            hit.model_copy(update={"score": max(top - i * step, below)})
+            for i, hit in enumerate(chosen)
         ]
+        return [*rest[:position], *promoted, *rest[position:]]
+
+    async def ask(self, text: str, limit: int = MAX_RESULTS) -> AskResult:
+        """Search plus triage: the full answer to a question.
+
+        A question that raises a red flag also gets the scope's red-flag topic (what to do,
+        where to go): first for emergency and urgent signs, second for "see your doctor" ones.
+        """
+        index = await self._current_index()
+        limit = max(1, min(limit, MAX_RESULTS))
+        results = await self._search(parse_query(text, index), index, limit)
+        raised = index.triage.check(text)
+        flag_topic = index.scope.red_flag_topic
+        if raised and flag_topic and results is not None:
+            serious = any(f.level is not RedFlagLevel.GP for f in raised)
+            promoted = await self._promote(results, [flag_topic], position=0 if serious else 1)
+            results = [r.model_copy(update={"score": round(r.score, 3)}) for r in promoted][:limit]
+        flags = [RedFlagBrief(id=f.id, level=f.level, message=f.message) for f in raised]
         return AskResult(query=text, results=results, red_flags=flags)
 
     async def triage(self) -> Triage:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +19,7 @@ from knowledge.loader import Content
 from knowledge.models import (
     Origin,
     RedFlagRule,
+    Scope,
     SearchResult,
     Source,
     Stretch,
@@ -31,8 +31,11 @@ from knowledge.models import (
 from knowledge.synonyms import SynonymTable
 from knowledge.text import normalize, phrase_key, words
 
+# The tokenizer of `topic_fts` (migration 0001); the stem probe must use the same one.
+TOKENIZER = "porter unicode61 remove_diacritics 2"
 CONTENT_VERSION = "content_version"
 SEED_HASH = "seed_hash"
+SCOPE = "scope"
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ def content_hash(content: Content) -> str:
     for rule in content.red_flags:
         digest.update(rule.model_dump_json().encode())
     digest.update(json.dumps(content.synonyms.as_mapping(), sort_keys=True).encode())
+    digest.update(content.scope.model_dump_json().encode())
     return digest.hexdigest()
 
 
@@ -135,18 +139,45 @@ async def _insert_tip(conn: aiosqlite.Connection, tip: Tip) -> None:
 
 
 async def _refresh_search_words(conn: aiosqlite.Connection) -> None:
-    """Recompute the typo-correction vocabulary from every topic (seed and API alike)."""
+    """Recompute the search vocabulary from every topic (seed and API alike).
+
+    Each word keeps how many topics FTS5 will match for it. FTS5 matches the Porter stem
+    ("legs" matches "leg" too), so the count comes from FTS5's own vocabulary, through a
+    throw-away FTS5 table with the same tokenizer that tells which stem each word has.
+    """
     head: set[str] = set()
-    docs: Counter[str] = Counter()
+    every: set[str] = set()
     async with conn.execute("SELECT title, aliases, summary, body FROM topic_fts") as cursor:
         async for title, aliases, summary, body in cursor:
             head_words = set(words(normalize(f"{title} {aliases} {summary}")))
             head.update(head_words)
-            docs.update(head_words | set(words(normalize(body))))
+            every.update(head_words, words(normalize(body)))
+    ordered = sorted(every)
+    await conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_probe"
+        f" USING fts5(word, tokenize='{TOKENIZER}')"
+    )
+    await conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.stem_probe_terms"
+        " USING fts5vocab(temp, stem_probe, instance)"
+    )
+    await conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.topic_terms USING fts5vocab(main, topic_fts, row)"
+    )
+    await conn.execute("DELETE FROM temp.stem_probe")
+    await conn.executemany(
+        "INSERT INTO temp.stem_probe (rowid, word) VALUES (?, ?)", enumerate(ordered, start=1)
+    )
+    rows = await conn.execute_fetchall(
+        "SELECT p.doc, COALESCE(t.doc, 0) FROM temp.stem_probe_terms p"
+        " LEFT JOIN temp.topic_terms t ON t.term = p.term"
+    )
+    docs = {ordered[int(rowid) - 1]: int(count) for rowid, count in rows}
+    await conn.execute("DELETE FROM temp.stem_probe")
     await conn.execute("DELETE FROM search_words")
     await conn.executemany(
         "INSERT INTO search_words (word, head, docs) VALUES (?, ?, ?)",
-        [(word, 1 if word in head else 0, count) for word, count in sorted(docs.items())],
+        [(word, 1 if word in head else 0, docs.get(word, 0)) for word in ordered],
     )
 
 
@@ -220,10 +251,10 @@ class KnowledgeStore:
                 (json.dumps([s.id for s in content.sources]),),
             )
             await _refresh_search_words(conn)
-            await conn.execute(
+            await conn.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (SEED_HASH, fingerprint),
+                [(SEED_HASH, fingerprint), (SCOPE, content.scope.model_dump_json())],
             )
             await _bump_version(conn)
             async with conn.execute(
@@ -410,6 +441,10 @@ class KnowledgeStore:
     async def red_flag_rules(self) -> list[RedFlagRule]:
         async with self.db.reader.execute("SELECT data FROM red_flags ORDER BY position") as cursor:
             return [RedFlagRule.model_validate_json(row[0]) async for row in cursor]
+
+    async def scope(self) -> Scope:
+        data = await self._scalar("SELECT value FROM meta WHERE key = ?", (SCOPE,))
+        return Scope.model_validate_json(data) if data else Scope()
 
     async def synonyms(self) -> SynonymTable:
         async with self.db.reader.execute("SELECT variant, canonical FROM synonyms") as cursor:

@@ -39,3 +39,22 @@ def query_words(text: str) -> list[str]:
 def phrase_key(text: str) -> str:
     """A phrase reduced to the words search sees, so aliases and questions compare equal."""
     return " ".join(query_words(text))
+
+
+def light_stem(word: str) -> str:
+    """A crude English stem ("cramps", "cramping", "cramped" -> "cramp") for matching alias words.
+
+    FTS5's Porter stemmer does this inside SQLite; this is the small Python twin for comparing
+    word bags in memory, where over-stemming a rare word costs nothing.
+    """
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("ches", "shes", "xes", "sses", "zes")):
+        return word[:-2]
+    for suffix, min_length in (("ing", 6), ("ed", 5), ("s", 4)):
+        if word.endswith(suffix) and len(word) >= min_length and not word.endswith("ss"):
+            stem = word[: -len(suffix)]
+            if suffix in {"ing", "ed"} and len(stem) > 2 and stem[-1] == stem[-2]:
+                stem = stem[:-1]  # "stopped" -> "stop", "running" -> "run"
+            return stem
+    return word

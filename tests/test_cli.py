@@ -60,7 +60,7 @@ def test_ask_prints_red_flags_before_answers(
 ) -> None:
     assert main(["ask", "--db", str(db_copy), "calf cramp and now my calf is swollen"]) == 0
     out = capsys.readouterr().out
-    assert out.index("URGENT") < out.index("1. Calf cramp")
+    assert out.index("URGENT") < out.index("1. When to see a doctor") < out.index("Calf cramp")
 
 
 def test_kb_check_reports_every_problem_and_fails(

@@ -30,16 +30,17 @@ async def test_new_database_gets_every_migration_and_pragmas(tmp_path: Path) -> 
     async with await Database.open(path) as db:
         assert await db.migrate() == []
         rows = await db.reader.execute_fetchall("SELECT version, name FROM schema_migrations")
-        assert [tuple(r) for r in rows] == [(1, "content")]
+        assert [tuple(r) for r in rows] == [(m.version, m.name) for m in bundled_migrations()]
 
 
 async def test_failed_migration_rolls_back_and_says_which(tmp_path: Path) -> None:
     path = tmp_path / "crampbot.db"
-    broken = [*bundled_migrations(), Migration(2, "broken", "CREATE TABLE extra (x); SELEC 1;")]
+    shipped = bundled_migrations()
+    broken = [*shipped, Migration(len(shipped) + 1, "broken", "CREATE TABLE extra (x); SELEC 1;")]
     async with await Database.open(path, migrate=False) as db:
-        with pytest.raises(DatabaseError, match="0002_broken"):
+        with pytest.raises(DatabaseError, match=f"{len(shipped) + 1:04d}_broken"):
             await db.migrate(broken)
-        assert await db.schema_version() == 1
+        assert await db.schema_version() == len(bundled_migrations())
         tables = await db.reader.execute_fetchall(
             "SELECT name FROM sqlite_master WHERE name = 'extra'"
         )

@@ -1,0 +1,203 @@
+"""Understanding a question before it is searched: pure functions over an in-memory index.
+
+Kept apart from `search.py` (which talks to SQLite) so every step can be tested without I/O:
+1. split the question into plain words (nothing the user types ever reaches FTS5 as syntax);
+2. correct typos against the content's own words ("hamstrng" -> "hamstring");
+3. find alias phrases: contiguous ("crick in my neck") and as a bag of words in any order
+   ("my statins make my legs cramp" contains every word of the alias "statin cramps");
+4. add synonyms ("pee" -> "urine") and drop filler words;
+5. decide whether the question is on-topic (`seeds/scope.yaml`): it must name crampbot's subject,
+   and must not name a kind of "cramp" crampbot does not cover (period or stomach cramps).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from rapidfuzz.distance import OSA
+from rapidfuzz.process import extractOne
+
+from knowledge.models import Scope
+from knowledge.synonyms import SynonymTable
+from knowledge.text import light_stem, phrase_key, query_words
+from knowledge.triage import Triage
+
+MAX_TERMS = 24
+# Roughly how many topic rows one question may make BM25 score (see `within_budget`).
+MATCH_BUDGET = 1200
+# Typo corrections of shorter words are too often a different real word ("maths" -> "mats"),
+# so they help ranking but do not make a question on-topic.
+TRUSTED_CORRECTION_LENGTH = 6
+
+STOPWORDS = frozenset(
+    """
+    a about after again ago all almost also always am an and any anyone anything are around as
+    ask at away bad be because been before being best better big bit but by can cant could day
+    days did didnt do does doesnt doing done dont down during each easy else even ever every
+    everything fine for from gets getting give go goes going gone good got gotten had has have
+    having he hello help helps her here hers hey hi him his how however i id if ill im in into
+    is isnt it its ive just keep keeps kind know last let lets like little long look lot lots
+    make makes many may me mean might mine more most much must my myself need needs never new
+    next no nor not nothing now of off oh ok okay on once one only or other our out over own
+    please pretty put quite rather real really right same say see seem should so some someone
+    something sometimes soon still stuff such sure take tell than thank thanks that thats the
+    their them then there these they thing things think this those though thought through time
+    times to today too tried try trying two up us use used very want wanted was way we week
+    weeks well went were what whats when where whether which while who whole why will with
+    wont would yeah year years yes yet you your youre yours
+    """.split()
+)
+
+
+@dataclass(frozen=True)
+class AliasBag:
+    """The content words of one alias or title, stemmed, for order-free matching."""
+
+    slug: str
+    stems: frozenset[str]
+
+
+@dataclass
+class QueryIndex:
+    """Everything question parsing needs, loaded once per content version."""
+
+    vocabulary: dict[str, tuple[bool, int]]  # word -> (in a title, alias or summary; topics)
+    topic_count: int
+    phrases: dict[str, list[str]]  # alias phrase -> slugs
+    synonyms: SynonymTable
+    scope: Scope
+    triage: Triage
+    words_by_initial: dict[str, list[str]] = field(default_factory=dict)
+    longest_phrase: int = 0
+    bags_by_stem: dict[str, list[AliasBag]] = field(default_factory=dict)
+    subject_stems: frozenset[str] = frozenset()
+    out_of_scope: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for word in sorted(self.vocabulary):
+            self.words_by_initial.setdefault(word[0], []).append(word)
+        self.longest_phrase = max((p.count(" ") + 1 for p in self.phrases), default=0)
+        self.subject_stems = frozenset(stems(self.scope.subject_words))
+        self.out_of_scope = tuple(f" {phrase_key(p)} " for p in self.scope.out_of_scope)
+        bags = [
+            AliasBag(slug, frozenset(stems(phrase.split())))
+            for phrase, slugs in self.phrases.items()
+            for slug in slugs
+        ]
+        frequency = Counter(stem for bag in bags for stem in bag.stems)
+        for bag in bags:
+            if bag.stems:
+                # Filed under its rarest word, so a question checks few bags per word.
+                rarest = min(bag.stems, key=lambda stem: (frequency[stem], stem))
+                self.bags_by_stem.setdefault(rarest, []).append(bag)
+
+
+def stems(words: Iterable[str]) -> list[str]:
+    return [light_stem(w) for w in words if w not in STOPWORDS and not w.isdigit()]
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """What search understood of a question; exposed so tests can see each step."""
+
+    terms: tuple[str, ...]
+    phrase_hits: dict[str, int]
+    bag_hits: dict[str, int]
+    on_topic: bool
+    # True when every term is in most topics: BM25 gives such terms no weight, so only titles
+    # and aliases are searched for them.
+    names_only: bool = False
+
+
+def correct(word: str, index: QueryIndex) -> str | None:
+    """The nearest content word for a likely typo, or None when nothing is close enough."""
+    if word in index.vocabulary:
+        return word
+    if len(word) < 4 or word.isdigit():
+        return None
+    # One slip (a swap counts as one) for ordinary words, two for long ones: more than that and
+    # real but unrelated words ("protein") start turning into content words ("proven").
+    max_distance = 1 if len(word) < 8 else 2
+    match = extractOne(
+        word,
+        index.words_by_initial.get(word[0], []),
+        scorer=OSA.distance,
+        score_cutoff=max_distance,
+    )
+    return match[0] if match else None
+
+
+def _phrase_hits(words: list[str], index: QueryIndex) -> dict[str, int]:
+    hits: dict[str, int] = {}
+    for size in range(min(index.longest_phrase, len(words)), 0, -1):
+        for start in range(len(words) - size + 1):
+            for slug in index.phrases.get(" ".join(words[start : start + size]), ()):
+                hits[slug] = max(hits.get(slug, 0), size)
+    return hits
+
+
+def _bag_hits(query_stems: set[str], index: QueryIndex) -> dict[str, int]:
+    hits: dict[str, int] = {}
+    for stem in query_stems:
+        for bag in index.bags_by_stem.get(stem, ()):
+            if bag.stems <= query_stems:
+                hits[bag.slug] = max(hits.get(bag.slug, 0), len(bag.stems))
+    return hits
+
+
+def parse_query(text: str, index: QueryIndex) -> ParsedQuery:
+    raw = query_words(text)[: MAX_TERMS * 4]
+    corrected = [correct(w, index) or w for w in raw]
+    padded = f" {' '.join(raw)} "
+    excluded = any(phrase in padded for phrase in index.out_of_scope)
+
+    expanded = corrected + index.synonyms.expand(corrected)
+    query_stems = set(stems(expanded))
+    phrase_hits = _phrase_hits(corrected, index)
+    bag_hits = _bag_hits(query_stems, index)
+
+    trusted = [
+        fixed
+        for word, fixed in zip(raw, corrected, strict=True)
+        if word == fixed or len(word) >= TRUSTED_CORRECTION_LENGTH
+    ]
+    trusted_stems = set(stems(trusted + index.synonyms.expand(trusted)))
+    if index.subject_stems:
+        names_subject = bool(trusted_stems & index.subject_stems) or any(
+            size >= 2 for size in bag_hits.values()
+        )
+    else:  # content without a scope file: any title, alias or summary word will do
+        names_subject = any(index.vocabulary.get(w, (False, 0))[0] for w in trusted)
+    on_topic = not excluded and names_subject
+
+    terms: list[str] = []
+    for word in expanded:
+        if word not in STOPWORDS and word in index.vocabulary and word not in terms:
+            terms.append(word)
+    # A word in more than half the topics has zero BM25 weight (its IDF is clamped), so leaving
+    # it out changes no score; it only spares SQLite from visiting almost every row.
+    common_limit = index.topic_count // 2
+    distinctive = [t for t in terms if index.vocabulary[t][1] <= common_limit]
+    names_only = bool(terms) and not distinctive
+    chosen = within_budget(distinctive or terms, index)
+    return ParsedQuery(tuple(chosen[:MAX_TERMS]), phrase_hits, bag_hits, on_topic, names_only)
+
+
+def within_budget(terms: list[str], index: QueryIndex) -> list[str]:
+    """The rarest terms whose matches fit the row budget (always at least one).
+
+    BM25 costs SQLite work per matching row, so on a large store a question made of common
+    words would visit most of it. Rare words carry most of the ranking weight, so they are kept
+    first. On the shipped content no question comes near the budget.
+    """
+    by_rarity = sorted(terms, key=lambda term: index.vocabulary[term][1])
+    kept: list[str] = []
+    rows = 0
+    for term in by_rarity:
+        rows += index.vocabulary[term][1]
+        if kept and rows > MATCH_BUDGET:
+            break
+        kept.append(term)
+    return [term for term in terms if term in kept]
