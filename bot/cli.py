@@ -11,15 +11,18 @@ import asyncio
 import logging
 import sqlite3
 import sys
+import tempfile
 import textwrap
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.failures import BotError, PreviewError
+from bot.settings import BotSettings
 from knowledge.checks import SHIPPED_POLICY
 from knowledge.db import DatabaseError
 from knowledge.runtime import ContentError, Knowledge, check_seeds
-from knowledge.settings import KnowledgeSettings
 
 log = logging.getLogger("crampbot")
 
@@ -30,13 +33,13 @@ EXIT_USAGE = 2
 LEVEL_LABELS = {"emergency": "EMERGENCY", "urgent": "URGENT", "gp": "SEE A DOCTOR"}
 
 
-def _settings(args: argparse.Namespace) -> KnowledgeSettings:
+def _settings(args: argparse.Namespace) -> BotSettings:
     overrides: dict[str, object] = {}
     if getattr(args, "db", None):
         overrides["CRAMPBOT_DB"] = args.db
     if getattr(args, "seeds", None):
         overrides["CRAMPBOT_SEEDS"] = args.seeds
-    return KnowledgeSettings(**overrides)  # type: ignore[arg-type]
+    return BotSettings(**overrides)  # type: ignore[arg-type]
 
 
 def _print_problems(problems: Sequence[object]) -> None:
@@ -45,9 +48,7 @@ def _print_problems(problems: Sequence[object]) -> None:
     print(f"{len(problems)} problem(s) found.", file=sys.stderr)
 
 
-async def _with_knowledge(
-    settings: KnowledgeSettings, job: Callable[[Knowledge], Awaitable[int]]
-) -> int:
+async def _with_knowledge(settings: BotSettings, job: Callable[[Knowledge], Awaitable[int]]) -> int:
     knowledge = await Knowledge.open(settings.db)
     try:
         return await job(knowledge)
@@ -55,13 +56,31 @@ async def _with_knowledge(
         await knowledge.close()
 
 
+async def render_problems(seeds: Path) -> list[str]:
+    """Build the seeds into a scratch store and render every answer as the bot would."""
+    from bot.answers import render_every_answer  # noqa: PLC0415 - loads discord.py
+
+    with tempfile.TemporaryDirectory(prefix="crampbot-check-") as folder:
+        knowledge = await Knowledge.open(Path(folder) / "check.db")
+        try:
+            await knowledge.build(seeds)
+            found = await render_every_answer(knowledge)
+        finally:
+            await knowledge.close()
+    return [f"{p.what}: does not fit a Discord embed ({p.detail})" for p in found]
+
+
 def cmd_kb_check(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    problems = check_seeds(settings.seeds, None if args.no_coverage else SHIPPED_POLICY)
+    problems: list[object] = list(
+        check_seeds(settings.seeds, None if args.no_coverage else SHIPPED_POLICY)
+    )
+    if not problems:
+        problems.extend(asyncio.run(render_problems(settings.seeds)))
     if problems:
         _print_problems(problems)
         return EXIT_FAILED
-    print(f"{settings.seeds}: all content is valid.")
+    print(f"{settings.seeds}: all content is valid, and every answer fits Discord's limits.")
     return EXIT_OK
 
 
@@ -106,14 +125,50 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    from bot.main import SETUP_HINT, run_bot  # noqa: PLC0415 - `kb` commands skip discord.py
 
     async def job(knowledge: Knowledge) -> int:
         report = await knowledge.ensure_built(settings.seeds)
         if report is None:
             log.info("knowledge store ready at %s", settings.db)
-        from bot.main import run_bot  # noqa: PLC0415 - keeps `kb` commands free of discord.py
+        if settings.token() is None:
+            log.warning(SETUP_HINT)
+            return EXIT_OK
+        await run_bot(knowledge, settings, sync=args.sync)
+        log.info("stopped")
+        return EXIT_OK
 
-        return await run_bot(knowledge)
+    return asyncio.run(_with_knowledge(settings, job))
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from bot.main import sync_commands  # noqa: PLC0415
+
+    async def job(knowledge: Knowledge) -> int:
+        names = await sync_commands(knowledge, settings, args.guild)
+        where = f"guild {args.guild}" if args.guild else "all servers (global)"
+        print(f"registered {len(names)} commands for {where}: /{', /'.join(sorted(names))}")
+        return EXIT_OK
+
+    return asyncio.run(_with_knowledge(settings, job))
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    from bot.main import invite_url  # noqa: PLC0415
+
+    print(invite_url(_settings(args)))
+    return EXIT_OK
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from bot.preview import preview  # noqa: PLC0415
+
+    async def job(knowledge: Knowledge) -> int:
+        await knowledge.ensure_built(settings.seeds)
+        print(await preview(knowledge, args.command_line))
+        return EXIT_OK
 
     return asyncio.run(_with_knowledge(settings, job))
 
@@ -129,7 +184,23 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", parents=[common], help="build the store if needed and start")
+    run.add_argument("--sync", action="store_true", help="register slash commands globally first")
     run.set_defaults(handler=cmd_run)
+
+    sync = commands.add_parser("sync", parents=[common], help="register the slash commands")
+    sync.add_argument("--guild", type=int, help="one server's id (instant; for development)")
+    sync.set_defaults(handler=cmd_sync)
+
+    invite = commands.add_parser("invite", help="print the link that adds the bot to a server")
+    invite.set_defaults(handler=cmd_invite)
+
+    preview = commands.add_parser(
+        "preview",
+        parents=[common],
+        help='print what the bot would answer, e.g. "/cramp where:calf"',
+    )
+    preview.add_argument("command_line", metavar="COMMAND")
+    preview.set_defaults(handler=cmd_preview)
 
     kb = commands.add_parser("kb", help="check or build the knowledge store")
     kb_commands = kb.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
@@ -170,9 +241,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_problems(exc.problems)
         print("Fix the content, then run `crampbot kb build` again.", file=sys.stderr)
         return EXIT_FAILED
-    except DatabaseError as exc:
+    except (DatabaseError, BotError) as exc:
         print(f"crampbot: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except PreviewError as exc:
+        print(f"crampbot preview: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except sqlite3.Error as exc:
         print(f"crampbot: database error: {exc}", file=sys.stderr)
         return EXIT_FAILED

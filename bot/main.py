@@ -1,9 +1,19 @@
-"""Starting the Discord side. Until the bot exists this reports what is ready and exits cleanly."""
+"""Running, syncing and inviting the Discord bot: the jobs behind `crampbot run|sync|invite`."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
+import contextlib
 import logging
+import signal
+from urllib.parse import urlencode
 
+import discord
+
+from bot.client import CrampBot, point_at_discord
+from bot.failures import BotError
 from bot.settings import BotSettings
 from knowledge.runtime import Knowledge
 
@@ -13,14 +23,102 @@ SETUP_HINT = (
     "DISCORD_TOKEN is not set: put DISCORD_TOKEN=<your bot token> in the environment or in .env "
     "to connect to Discord."
 )
+# View Channel, Send Messages, Embed Links: all the daily posts need. Answers to commands are
+# interaction responses, which need no channel permission at all.
+INVITE_PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
+INVITE_SCOPES = ("bot", "applications.commands")
 
 
-async def run_bot(knowledge: Knowledge, settings: BotSettings | None = None) -> int:
-    settings = settings or BotSettings()
-    topics = await knowledge.store.count_topics()
-    log.info("knowledge store has %d topics; `crampbot ask` answers from it", topics)
-    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
-        log.warning(SETUP_HINT)
-        return 0
-    log.warning("the Discord bot is not built yet; nothing more to start")
-    return 0
+def application_id_from_token(token: str) -> int | None:
+    """Bot tokens start with the bot's user id (the application id) in base64."""
+    head = token.split(".", 1)[0]
+    try:
+        decoded = base64.b64decode(head + "=" * (-len(head) % 4), validate=False).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return int(decoded) if decoded.isdigit() else None
+
+
+def invite_url(settings: BotSettings) -> str:
+    application_id = settings.discord_application_id
+    token = settings.token()
+    if application_id is None and token:
+        application_id = application_id_from_token(token)
+    if application_id is None:
+        raise BotError(
+            "set DISCORD_APPLICATION_ID (or DISCORD_TOKEN) to build the invite link; the "
+            "application id is on the Discord developer portal's General Information page"
+        )
+    query = urlencode(
+        {
+            "client_id": application_id,
+            "scope": " ".join(INVITE_SCOPES),
+            "permissions": INVITE_PERMISSIONS.value,
+        }
+    )
+    return f"https://discord.com/oauth2/authorize?{query}"
+
+
+def _require_token(settings: BotSettings) -> str:
+    token = settings.token()
+    if token is None:
+        raise BotError(SETUP_HINT)
+    return token
+
+
+async def _login(bot: CrampBot, token: str) -> None:
+    try:
+        await bot.login(token)
+    except discord.LoginFailure as exc:
+        raise BotError("Discord refused DISCORD_TOKEN: check the token and try again") from exc
+    except (discord.HTTPException, OSError) as exc:
+        raise BotError(f"cannot reach Discord at {discord.http.Route.BASE}: {exc}") from exc
+
+
+async def sync_commands(
+    knowledge: Knowledge, settings: BotSettings, guild_id: int | None
+) -> list[str]:
+    """Register the slash commands: in one guild (instant, for development) or globally."""
+    token = _require_token(settings)
+    point_at_discord(settings)
+    async with CrampBot(knowledge, settings) as bot:
+        await _login(bot, token)
+        guild = discord.Object(id=guild_id) if guild_id else None
+        if guild is not None:
+            bot.tree.copy_global_to(guild=guild)
+        synced = await bot.tree.sync(guild=guild)
+    return [command.name for command in synced]
+
+
+async def run_bot(knowledge: Knowledge, settings: BotSettings, *, sync: bool = False) -> None:
+    """Connect and serve until SIGTERM or Ctrl-C, then close cleanly."""
+    token = _require_token(settings)
+    point_at_discord(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    try:
+        async with CrampBot(knowledge, settings) as bot:
+            await _login(bot, token)
+            if sync:
+                synced = await bot.tree.sync()
+                log.info("synced %d slash commands globally", len(synced))
+            connection = asyncio.create_task(bot.connect(reconnect=True), name="gateway")
+            stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+            done, _ = await asyncio.wait(
+                {connection, stopping}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if stopping in done:
+                log.info("shutting down: closing the Discord connection")
+            await bot.close()
+            stopping.cancel()
+            if connection.done() and not connection.cancelled() and connection.exception():
+                raise BotError(f"the Discord connection failed: {connection.exception()}")
+            with contextlib.suppress(asyncio.CancelledError):
+                await connection
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)

@@ -1,0 +1,129 @@
+"""Buttons with stable custom ids, so they keep working after the bot restarts.
+
+Each button is a `DynamicItem`: its custom id carries what it needs ("crampbot:src:topic:
+calf-cramp"), and discord.py rebuilds it from the id for any message, old or new.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.answers import Answer, ButtonSpec, SourceKind, sources_answer, tip_answer
+from bot.errors import report_error
+from bot.respond import send_answer
+from knowledge.models import TipKind
+
+if TYPE_CHECKING:
+    from bot.client import CrampBot
+
+SOURCES_PREFIX = "crampbot:src"
+TIP_PREFIX = "crampbot:tip"
+
+
+def _bot(interaction: discord.Interaction[Any]) -> CrampBot:
+    return interaction.client  # type: ignore[no-any-return]
+
+
+class SourcesButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=SOURCES_PREFIX + r":(?P<kind>topic|stretch|tip):(?P<key>[a-z0-9-]{2,64})",
+):
+    """Shows the sources of one answer, only to the member who asked."""
+
+    def __init__(self, kind: SourceKind, key: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Sources",
+                emoji="\U0001f4da",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"{SOURCES_PREFIX}:{kind.value}:{key}",
+            )
+        )
+        self.kind = kind
+        self.key = key
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+    ) -> SourcesButton:
+        return cls(SourceKind(match["kind"]), match["key"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        knowledge = _bot(interaction).knowledge
+        await _safely(
+            interaction,
+            lambda: send_answer(
+                interaction, lambda: sources_answer(knowledge, self.kind, self.key)
+            ),
+        )
+
+
+class AnotherTipButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=TIP_PREFIX + r":(?P<kind>any|stretching|hydration|massage|general)",
+):
+    """Another random tip of the same kind, shown only to the member who clicked."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Another tip",
+                emoji="\U0001f504",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"{TIP_PREFIX}:{kind}",
+            )
+        )
+        self.kind = kind
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+    ) -> AnotherTipButton:
+        return cls(match["kind"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        knowledge = _bot(interaction).knowledge
+        kind = None if self.kind == "any" else TipKind(self.kind)
+
+        async def build() -> Answer:
+            answer = await tip_answer(knowledge, kind)
+            answer.ephemeral = True
+            return answer
+
+        await _safely(interaction, lambda: send_answer(interaction, build))
+
+
+async def _safely(
+    interaction: discord.Interaction[Any], action: Callable[[], Awaitable[None]]
+) -> None:
+    """Button callbacks bypass the command tree's error handler; route failures to it."""
+    try:
+        await action()
+    except Exception as exc:
+        await report_error(interaction, exc)
+
+
+DYNAMIC_ITEMS = (SourcesButton, AnotherTipButton)
+
+
+def build_view(buttons: list[ButtonSpec]) -> discord.ui.View | None:
+    """A view holding the answer's buttons; none when there are no buttons."""
+    if not buttons:
+        return None
+    view = discord.ui.View(timeout=None)
+    for spec in buttons:
+        if spec.action == "sources" and spec.kind is not None:
+            view.add_item(SourcesButton(spec.kind, spec.key))
+        elif spec.action == "tip":
+            view.add_item(AnotherTipButton(spec.key))
+    return view

@@ -1,0 +1,1 @@
+"""Bot features, one extension each; `setup()` adds the feature's cog."""

@@ -1,0 +1,65 @@
+"""Sending an answer within Discord's 3-second window, deferring only when it runs late."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+
+from bot.answers import Answer
+from bot.embeds import to_discord
+
+log = logging.getLogger("crampbot.bot")
+
+# Answers normally take a millisecond; past this the interaction is deferred (Discord allows
+# 3 s for the first response) and the answer follows when ready.
+DEFER_AFTER_SECONDS = 1.5
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+def _message_kwargs(answer: Answer) -> dict[str, Any]:
+    from bot.components import build_view  # noqa: PLC0415 - components import this module
+
+    kwargs: dict[str, Any] = {
+        "embeds": [to_discord(spec) for spec in answer.embeds],
+        "allowed_mentions": NO_MENTIONS,
+    }
+    if answer.content:
+        kwargs["content"] = answer.content
+    view = build_view(answer.buttons)
+    if view is not None:
+        kwargs["view"] = view
+    return kwargs
+
+
+async def send_answer(
+    interaction: discord.Interaction[Any], build: Callable[[], Awaitable[Answer]]
+) -> None:
+    """Build the answer and send it as the interaction's response (or a follow-up if late)."""
+    task = asyncio.ensure_future(build())
+    try:
+        answer = await asyncio.wait_for(asyncio.shield(task), timeout=DEFER_AFTER_SECONDS)
+    except TimeoutError:
+        log.warning("answer for %s is slow; deferring", _describe(interaction))
+        await interaction.response.defer(thinking=True)
+        answer = await task
+        await interaction.followup.send(ephemeral=answer.ephemeral, **_message_kwargs(answer))
+        return
+    await send_now(interaction, answer)
+
+
+async def send_now(interaction: discord.Interaction[Any], answer: Answer) -> None:
+    """Send a ready answer: the response if none was sent yet, else a follow-up."""
+    kwargs = _message_kwargs(answer)
+    if interaction.response.is_done():
+        await interaction.followup.send(ephemeral=answer.ephemeral, **kwargs)
+    else:
+        await interaction.response.send_message(ephemeral=answer.ephemeral, **kwargs)
+
+
+def _describe(interaction: discord.Interaction[Any]) -> str:
+    name = interaction.command.qualified_name if interaction.command else "a component"
+    return f"/{name} (interaction {interaction.id})"

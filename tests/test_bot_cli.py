@@ -1,0 +1,125 @@
+"""`crampbot run | sync | invite | preview` as an operator runs them, against the fake Discord."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.main import application_id_from_token
+from tests.fakediscord import FakeDiscord
+
+pytest_plugins = ("tests.fakediscord.fixtures",)
+
+CRAMPBOT = Path(sys.executable).with_name("crampbot")
+
+
+async def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        str(CRAMPBOT),
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()
+
+
+def test_preview_prints_the_answer(db_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["preview", "--db", str(db_copy), "/cramp where:calf"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("== Calf cramp ==")
+    assert out.index("-- What to do now") < out.index("-- Why it happens")
+    assert "[Sources]" in out
+
+
+def test_preview_ask_with_spaces_in_the_option(
+    db_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["preview", "--db", str(db_copy), "/ask question:stiff neck and a fever"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("== \U0001f6a8 Get emergency help now ==")
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [("cramp where:calf", "write the command as in Discord"), ("/dance", "unknown command")],
+)
+def test_preview_explains_bad_input(
+    db_copy: Path, capsys: pytest.CaptureFixture[str], command: str, message: str
+) -> None:
+    assert main(["preview", "--db", str(db_copy), command]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_invite_url_has_scopes_and_least_permissions(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DISCORD_APPLICATION_ID", "123456789012345678")
+    assert main(["invite"]) == 0
+    url = capsys.readouterr().out.strip()
+    assert url.startswith("https://discord.com/oauth2/authorize?client_id=123456789012345678")
+    assert "scope=bot+applications.commands" in url
+    assert "permissions=19456" in url  # view channel + send messages + embed links
+
+
+def test_invite_without_an_id_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DISCORD_APPLICATION_ID", raising=False)
+    monkeypatch.setenv("DISCORD_TOKEN", "")
+    assert main(["invite"]) == 1
+    assert "DISCORD_APPLICATION_ID" in capsys.readouterr().err
+
+
+def test_application_id_is_read_from_a_token() -> None:
+    assert application_id_from_token("MTIzNDU2Nzg5MDEyMzQ1Njc4.Gabc.def") == 123456789012345678
+    assert application_id_from_token("not a token") is None
+
+
+async def test_sync_registers_commands_in_a_guild(fake_discord: FakeDiscord, db_copy: Path) -> None:
+    env = {**fake_discord.env(), "CRAMPBOT_DB": str(db_copy)}
+    code, out, err = await run_cli("sync", "--guild", str(fake_discord.guild_id), env=env)
+    assert code == 0, err
+    assert "registered 7 commands for guild" in out
+    assert {c["name"] for c in fake_discord.commands[fake_discord.guild_id]} >= {"ask", "cramp"}
+    fake_discord.assert_valid()
+
+
+async def test_a_wrong_token_is_one_line(fake_discord: FakeDiscord, db_copy: Path) -> None:
+    env = {**fake_discord.env(), "CRAMPBOT_DB": str(db_copy), "DISCORD_TOKEN": "wrong"}
+    code, _, err = await run_cli("sync", env=env)
+    assert code == 1
+    assert "Discord refused DISCORD_TOKEN" in err and "Traceback" not in err
+
+
+async def test_run_connects_and_stops_cleanly_on_sigterm(
+    fake_discord: FakeDiscord, db_copy: Path
+) -> None:
+    env = {**os.environ, **fake_discord.env(), "CRAMPBOT_DB": str(db_copy)}
+    process = await asyncio.create_subprocess_exec(
+        str(CRAMPBOT), "run", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    assert process.stderr is not None
+    lines: list[str] = []
+    async with asyncio.timeout(30):
+        while not any("connected to Discord" in line for line in lines):
+            line = (await process.stderr.readline()).decode()
+            assert line, "crampbot run exited early:\n" + "".join(lines)
+            lines.append(line)
+    # Connected: the bot answers a command, then stops on SIGTERM.
+    record = await fake_discord.interact(fake_discord.slash("about"), timeout=10)
+    assert record.embeds[0]["title"] == "About crampbot"
+    process.send_signal(signal.SIGTERM)
+    rest = await asyncio.wait_for(process.stderr.read(), 20)
+    assert await process.wait() == 0
+    log = "".join(lines) + rest.decode()
+    assert "shutting down" in log and "Traceback" not in log
+    assert fake_discord.token not in log
