@@ -7,8 +7,11 @@ preview`, and rendered for every topic by `kb check` to prove they fit Discord's
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TypeVar
 
 from bot.embeds import EmbedSpec, FitReport, fit_message
 from knowledge.models import (
@@ -72,9 +75,11 @@ MASSAGE_ORDER = (
     "When to see a doctor",
 )
 HYDRATE_ORDER = (
+    "What it is",
+    "How to use it",
     "What to do now",
     "How to prevent it",
-    "What the evidence says",
+    "Who should avoid it",
     "When to see a doctor",
 )
 ASK_ORDER = ("What to do now", "What it is", "When to see a doctor")
@@ -244,11 +249,17 @@ def tip_embed(tip: Tip) -> EmbedSpec:
 
 
 async def tip_answer(
-    knowledge: Knowledge, kind: TipKind | None, rng: random.Random | None = None
+    knowledge: Knowledge,
+    kind: TipKind | None,
+    rng: random.Random | None = None,
+    tips: list[Tip] | None = None,
 ) -> Answer:
-    tip = await knowledge.store.random_tip(kind, rng)
-    if tip is None:
+    """A random tip; `tips` (already fetched, e.g. cached) spares a database round trip."""
+    if tips is None:
+        tips = await knowledge.store.tips(kind)
+    if not tips:
         return notice("There are no tips of that kind yet.")
+    tip = (rng or random).choice(tips)
     buttons = [
         ButtonSpec("tip", kind.value if kind else "any"),
         sources_button(SourceKind.TIP, tip.id),
@@ -256,15 +267,26 @@ async def tip_answer(
     return Answer.fitted([tip_embed(tip)], buttons)
 
 
-async def hydrate_answer(knowledge: Knowledge, rng: random.Random | None = None) -> Answer:
+async def hydration_guidance(knowledge: Knowledge) -> Answer:
+    """The fixed part of /hydrate: the hydration topic's practical sections."""
     topic = await knowledge.store.topic("hydration")
     if topic is None:
         return notice("Hydration guidance is not available right now.")
     spec = topic_embed(topic, HYDRATE_ORDER)
-    tip = await knowledge.store.random_tip(TipKind.HYDRATION, rng)
-    if tip is not None:
-        spec.add(TIP_HEADINGS[TipKind.HYDRATION], tip.text)
     return Answer.fitted([spec], [sources_button(SourceKind.TOPIC, topic.slug)])
+
+
+def with_tip(answer: Answer, tips: list[Tip], rng: random.Random | None = None) -> Answer:
+    """`answer` plus a random tip below it, as a new answer (cached answers stay untouched)."""
+    if not tips or answer.ephemeral:
+        return answer
+    tip = (rng or random).choice(tips)
+    return Answer.fitted([*answer.embeds, tip_embed(tip)], list(answer.buttons))
+
+
+async def hydrate_answer(knowledge: Knowledge, rng: random.Random | None = None) -> Answer:
+    guidance = await hydration_guidance(knowledge)
+    return with_tip(guidance, await knowledge.store.tips(TipKind.HYDRATION), rng)
 
 
 async def _source_link(knowledge: Knowledge, source_id: str) -> str:
@@ -420,3 +442,39 @@ async def render_every_answer(knowledge: Knowledge) -> list[RenderProblem]:
     for what, answer in answers:
         problems.extend(RenderProblem(what, cut) for cut in answer.fit.shortened)
     return problems
+
+
+T = TypeVar("T")
+
+
+class AnswerCache:
+    """Answers and lists kept per content version, so most commands are a dictionary lookup.
+
+    The answers are immutable once built; a content change (seen through the knowledge
+    store's version watch) empties the cache. Bounded, oldest entries leave first.
+    """
+
+    def __init__(self, knowledge: Knowledge, max_entries: int = 1024) -> None:
+        self.knowledge = knowledge
+        self.max_entries = max_entries
+        self._version: int | None = None
+        self._entries: OrderedDict[tuple[str, ...], object] = OrderedDict()
+
+    async def get(self, key: tuple[str, ...], build: Callable[[], Awaitable[T]]) -> T:
+        version = await self.knowledge.watch.version()
+        if version != self._version:
+            self._entries.clear()
+            self._version = version
+        if key in self._entries:
+            self._entries.move_to_end(key)
+            return self._entries[key]  # type: ignore[return-value]
+        value = await build()
+        self._entries[key] = value
+        if len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return value
+
+    async def tips(self, kind: TipKind | None) -> list[Tip]:
+        return await self.get(
+            ("tips", kind.value if kind else "any"), lambda: self.knowledge.store.tips(kind)
+        )

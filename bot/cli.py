@@ -60,6 +60,9 @@ async def render_problems(seeds: Path) -> list[str]:
     """Build the seeds into a scratch store and render every answer as the bot would."""
     from bot.answers import render_every_answer  # noqa: PLC0415 - loads discord.py
 
+    quiet = logging.getLogger("knowledge")
+    level = quiet.level
+    quiet.setLevel(logging.WARNING)  # the scratch build is an implementation detail
     with tempfile.TemporaryDirectory(prefix="crampbot-check-") as folder:
         knowledge = await Knowledge.open(Path(folder) / "check.db")
         try:
@@ -67,6 +70,7 @@ async def render_problems(seeds: Path) -> list[str]:
             found = await render_every_answer(knowledge)
         finally:
             await knowledge.close()
+            quiet.setLevel(level)
     return [f"{p.what}: does not fit a Discord embed ({p.detail})" for p in found]
 
 

@@ -9,6 +9,7 @@ import discord
 import yarl
 from discord.ext import commands
 
+from bot.answers import AnswerCache
 from bot.components import DYNAMIC_ITEMS
 from bot.errors import report_error
 from bot.settings import BotSettings
@@ -43,6 +44,7 @@ class CrampBot(commands.Bot):
         )
         self.knowledge = knowledge
         self.settings = settings
+        self.answers = AnswerCache(knowledge)
         self.tree.on_error = report_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:

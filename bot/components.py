@@ -56,11 +56,15 @@ class SourcesButton(
         return cls(SourceKind(match["kind"]), match["key"])
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        knowledge = _bot(interaction).knowledge
+        bot = _bot(interaction)
+        key = ("sources", self.kind.value, self.key)
         await _safely(
             interaction,
             lambda: send_answer(
-                interaction, lambda: sources_answer(knowledge, self.kind, self.key)
+                interaction,
+                lambda: bot.answers.get(
+                    key, lambda: sources_answer(bot.knowledge, self.kind, self.key)
+                ),
             ),
         )
 
@@ -96,8 +100,9 @@ class AnotherTipButton(
         kind = None if self.kind == "any" else TipKind(self.kind)
 
         async def build() -> Answer:
-            answer = await tip_answer(knowledge, kind)
-            answer.ephemeral = True
+            tips = await _bot(interaction).answers.tips(kind)
+            answer = await tip_answer(knowledge, kind, tips=tips)
+            answer.ephemeral = True  # a fresh answer, never a cached one
             return answer
 
         await _safely(interaction, lambda: send_answer(interaction, build))

@@ -38,16 +38,25 @@ def _message_kwargs(answer: Answer) -> dict[str, Any]:
 async def send_answer(
     interaction: discord.Interaction[Any], build: Callable[[], Awaitable[Answer]]
 ) -> None:
-    """Build the answer and send it as the interaction's response (or a follow-up if late)."""
-    task = asyncio.ensure_future(build())
-    try:
-        answer = await asyncio.wait_for(asyncio.shield(task), timeout=DEFER_AFTER_SECONDS)
-    except TimeoutError:
+    """Build the answer and send it as the interaction's response (or a follow-up if late).
+
+    A timer, not a watcher task, guards the deadline: the usual millisecond answer pays for
+    no extra task, and a slow one is deferred before Discord's 3 s run out.
+    """
+    deferral: asyncio.Task[Any] | None = None
+
+    def defer() -> None:
+        nonlocal deferral
         log.warning("answer for %s is slow; deferring", _describe(interaction))
-        await interaction.response.defer(thinking=True)
-        answer = await task
-        await interaction.followup.send(ephemeral=answer.ephemeral, **_message_kwargs(answer))
-        return
+        deferral = asyncio.ensure_future(interaction.response.defer(thinking=True))
+
+    timer = asyncio.get_running_loop().call_later(DEFER_AFTER_SECONDS, defer)
+    try:
+        answer = await build()
+    finally:
+        timer.cancel()
+        if deferral is not None:
+            await deferral
     await send_now(interaction, answer)
 
 

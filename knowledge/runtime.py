@@ -10,7 +10,7 @@ from knowledge.checks import CoveragePolicy, check_content
 from knowledge.db import Database
 from knowledge.loader import Problem, load_seeds
 from knowledge.search import SearchEngine
-from knowledge.store import BuildReport, KnowledgeStore
+from knowledge.store import BuildReport, KnowledgeStore, VersionWatch
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,14 @@ class Knowledge:
     db: Database
     store: KnowledgeStore
     search: SearchEngine
+    watch: VersionWatch
 
     @classmethod
     async def open(cls, db_path: Path) -> Knowledge:
         db = await Database.open(db_path)
         store = KnowledgeStore(db)
-        return cls(db=db, store=store, search=SearchEngine(store))
+        watch = VersionWatch(store)
+        return cls(db=db, store=store, search=SearchEngine(store, watch), watch=watch)
 
     async def close(self) -> None:
         await self.db.close()

@@ -12,22 +12,19 @@ The pipeline, and why each step exists:
 from __future__ import annotations
 
 import asyncio
-import math
-import time
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
 from knowledge.models import RedFlagLevel, SearchResult
 from knowledge.query import ParsedQuery, QueryIndex, parse_query
-from knowledge.store import KnowledgeStore
+from knowledge.store import KnowledgeStore, VersionWatch
 from knowledge.triage import Triage
 
 MAX_RESULTS = 5
 CANDIDATES = 25
 # A best BM25 score below this means every matched word had its IDF floored by FTS5.
 IDF_FLOOR_SCORE = 1e-3
-RECHECK_SECONDS = 2.0
 # bm25() weights for the columns title, aliases, summary, body.
 COLUMN_WEIGHTS = (10.0, 8.0, 3.0, 1.0)
 # Added per word of an alias found in the question: in order, and in any order.
@@ -57,12 +54,11 @@ class AskResult(BaseModel):
     red_flags: list[RedFlagBrief]
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Cached:
     """The parsing index with the content version it was loaded for."""
 
     version: int
-    local_writes: int
     index: QueryIndex
 
 
@@ -73,36 +69,21 @@ def _boost(parsed: ParsedQuery, slug: str) -> float:
 class SearchEngine:
     """Answers questions from the store; safe to share across tasks."""
 
-    def __init__(self, store: KnowledgeStore, recheck_seconds: float = RECHECK_SECONDS) -> None:
+    def __init__(self, store: KnowledgeStore, watch: VersionWatch | None = None) -> None:
         self.store = store
-        self.recheck_seconds = recheck_seconds
+        self.watch = watch or VersionWatch(store)
         self._cached: _Cached | None = None
-        self._checked_at = -math.inf
         self._lock = asyncio.Lock()
 
     async def _current_index(self) -> QueryIndex:
-        """The cached index, reloaded when content changed.
-
-        Writes through this process's store are seen at once; writes by another process (a
-        `kb build` beside a running bot) within `recheck_seconds`. Asking SQLite on every
-        question would cost a thread hop per search for a change that happens once a day.
-        """
+        """The cached index, reloaded when the content version changes."""
+        version = await self.watch.version()
         cached = self._cached
-        now = time.monotonic()
-        if (
-            cached is not None
-            and cached.local_writes == self.store.local_writes
-            and now - self._checked_at < self.recheck_seconds
-        ):
+        if cached is not None and cached.version == version:
             return cached.index
         async with self._lock:
-            local_writes = self.store.local_writes
-            version = await self.store.content_version()
             if self._cached is None or self._cached.version != version:
-                self._cached = _Cached(version, local_writes, await self._load_index())
-            else:
-                self._cached.local_writes = local_writes
-            self._checked_at = now
+                self._cached = _Cached(version, await self._load_index())
             return self._cached.index
 
     async def _load_index(self) -> QueryIndex:

@@ -5,9 +5,12 @@ Everything above this module (search, the bot, the API) gets pydantic models, ne
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import math
 import random
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -179,6 +182,38 @@ async def _refresh_search_words(conn: aiosqlite.Connection) -> None:
         "INSERT INTO search_words (word, head, docs) VALUES (?, ?, ?)",
         [(word, 1 if word in head else 0, docs.get(word, 0)) for word in ordered],
     )
+
+
+class VersionWatch:
+    """A cheap "has the content changed?" for in-memory caches (search, rendered answers).
+
+    Writes through this process's store are seen at once; writes by another process (a `kb
+    build` beside a running bot) within `recheck_seconds`. Asking SQLite on every read would
+    cost a thread hop for a change that happens about once a day.
+    """
+
+    def __init__(self, store: KnowledgeStore, recheck_seconds: float = 2.0) -> None:
+        self.store = store
+        self.recheck_seconds = recheck_seconds
+        self._version: int | None = None
+        self._local_writes = -1
+        self._checked_at = -math.inf
+        self._lock = asyncio.Lock()
+
+    async def version(self) -> int:
+        now = time.monotonic()
+        if (
+            self._version is not None
+            and self._local_writes == self.store.local_writes
+            and now - self._checked_at < self.recheck_seconds
+        ):
+            return self._version
+        async with self._lock:
+            local_writes = self.store.local_writes
+            self._version = await self.store.content_version()
+            self._local_writes = local_writes
+            self._checked_at = now
+            return self._version
 
 
 class KnowledgeStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -170,9 +171,13 @@ async def test_tip_and_another_tip(fake_discord: FakeDiscord, bot: CrampBot) -> 
 
 async def test_hydrate_has_guidance_and_a_tip(fake_discord: FakeDiscord, bot: CrampBot) -> None:
     record = await fake_discord.interact(fake_discord.slash("hydrate"))
-    (embed,) = record.embeds
-    assert embed["title"].startswith("Hydration")
-    assert answers.TIP_HEADINGS[answers.TipKind.HYDRATION] in [f["name"] for f in embed["fields"]]
+    guidance, tip = record.embeds
+    assert guidance["title"].startswith("Hydration")
+    assert {"What it is", "How to use it", "When to see a doctor"} <= {
+        f["name"] for f in guidance["fields"]
+    }
+    assert tip["title"] == answers.TIP_HEADINGS[answers.TipKind.HYDRATION]
+    assert_within_limits(record)
 
 
 async def test_ask_puts_red_flags_first(fake_discord: FakeDiscord, bot: CrampBot) -> None:
@@ -298,4 +303,23 @@ async def test_hostile_input_always_gets_a_valid_reply(
             rendered = str(record.embeds)
             assert "@everyone" not in rendered or "allowed_mentions" in str(record.callback)
     assert_no_mentions(fake_discord)
+    fake_discord.assert_valid()
+
+
+async def test_a_slow_answer_is_deferred_then_followed_up(
+    fake_discord: FakeDiscord, bot: CrampBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = answers.cramp_answer
+
+    async def slow(*args: Any) -> answers.Answer:
+        await asyncio.sleep(0.3)
+        return await real(*args)
+
+    monkeypatch.setattr(answers, "cramp_answer", slow)
+    monkeypatch.setattr("bot.respond.DEFER_AFTER_SECONDS", 0.05)
+    record = await fake_discord.interact(
+        fake_discord.slash("cramp", {"where": "calf"}), followups=1
+    )
+    assert record.callback_type == 5 and record.within_deadline
+    assert record.followups[0]["embeds"][0]["title"] == "Calf cramp"
     fake_discord.assert_valid()

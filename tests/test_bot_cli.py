@@ -13,6 +13,7 @@ import pytest
 from bot.cli import main
 from bot.main import application_id_from_token
 from tests.fakediscord import FakeDiscord
+from tests.seedfactory import write_seeds
 
 pytest_plugins = ("tests.fakediscord.fixtures",)
 
@@ -123,3 +124,21 @@ async def test_run_connects_and_stops_cleanly_on_sigterm(
     log = "".join(lines) + rest.decode()
     assert "shutting down" in log and "Traceback" not in log
     assert fake_discord.token not in log
+
+
+def test_kb_check_passes_on_the_shipped_content(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kb", "check"]) == 0
+    assert "every answer fits Discord's limits" in capsys.readouterr().out
+
+
+def test_kb_check_reports_an_answer_that_would_be_cut(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    topic = seeds / "topics" / "calf-cramp.md"
+    long_text = "Stretch the muscle gently and hold it still. " * 30  # about 1,350 characters
+    topic.write_text(topic.read_text().replace("Stretch it gently and hold.", long_text))
+    assert main(["kb", "check", "--seeds", str(seeds), "--no-coverage"]) == 1
+    err = capsys.readouterr().err
+    assert "topic calf-cramp: does not fit a Discord embed" in err
+    assert "'What to do now'" in err

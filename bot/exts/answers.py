@@ -38,6 +38,10 @@ class AnswersCog(commands.Cog):
     def knowledge(self) -> Knowledge:
         return self.bot.knowledge
 
+    @property
+    def cache(self) -> answers.AnswerCache:
+        return self.bot.answers
+
     @app_commands.command(name="cramp")
     @app_commands.describe(where="Where or when the cramp happens")
     @app_commands.choices(where=CRAMP_CHOICES)
@@ -45,37 +49,57 @@ class AnswersCog(commands.Cog):
         self, interaction: discord.Interaction[Any], where: app_commands.Choice[str]
     ) -> None:
         """What to do about a cramp right now, why it happens, and how to prevent it."""
-        await send_answer(interaction, lambda: answers.cramp_answer(self.knowledge, where.value))
+        await send_answer(
+            interaction,
+            lambda: self.cache.get(
+                ("cramp", where.value), lambda: answers.cramp_answer(self.knowledge, where.value)
+            ),
+        )
 
     @app_commands.command(name="massage")
     @app_commands.describe(type="The kind of massage")
     async def massage(self, interaction: discord.Interaction[Any], type: str) -> None:
         """What a kind of massage is, what the evidence says, and who should avoid it."""
-        await send_answer(interaction, lambda: answers.massage_answer(self.knowledge, type))
+        await send_answer(
+            interaction,
+            lambda: self.cache.get(
+                ("massage", type), lambda: answers.massage_answer(self.knowledge, type)
+            ),
+        )
 
     @massage.autocomplete("type")
     async def massage_type(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        topics = await answers.massage_topics(self.knowledge)
-        names = {t.slug: t.title for t in topics}
+        names = await self.cache.get(("massage-names",), self._massage_names)
         return [
             app_commands.Choice(name=label, value=key)
             for label, key in answers.autocomplete_names(current, names)
         ]
 
+    async def _massage_names(self) -> dict[str, str]:
+        return {t.slug: t.title for t in await answers.massage_topics(self.knowledge)}
+
+    async def _stretch_names(self) -> dict[str, str]:
+        stretches = await self.knowledge.store.stretches()
+        return {s.slug: f"{s.region.label.capitalize()}: {s.title}" for s in stretches}
+
     @app_commands.command(name="stretch")
     @app_commands.describe(muscle="The muscle or body part to stretch")
     async def stretch(self, interaction: discord.Interaction[Any], muscle: str) -> None:
         """A stretch with numbered steps and hold times."""
-        await send_answer(interaction, lambda: answers.stretch_answer(self.knowledge, muscle))
+        await send_answer(
+            interaction,
+            lambda: self.cache.get(
+                ("stretch", muscle), lambda: answers.stretch_answer(self.knowledge, muscle)
+            ),
+        )
 
     @stretch.autocomplete("muscle")
     async def stretch_muscle(
         self, interaction: discord.Interaction[Any], current: str
     ) -> list[app_commands.Choice[str]]:
-        stretches = await self.knowledge.store.stretches()
-        names = {s.slug: f"{s.region.label.capitalize()}: {s.title}" for s in stretches}
+        names = await self.cache.get(("stretch-names",), self._stretch_names)
         return [
             app_commands.Choice(name=label, value=key)
             for label, key in answers.autocomplete_names(current, names)
@@ -84,7 +108,14 @@ class AnswersCog(commands.Cog):
     @app_commands.command(name="hydrate")
     async def hydrate(self, interaction: discord.Interaction[Any]) -> None:
         """How much to drink, the signs of too little (and too much), and a hydration tip."""
-        await send_answer(interaction, lambda: answers.hydrate_answer(self.knowledge))
+
+        async def build() -> answers.Answer:
+            guidance = await self.cache.get(
+                ("hydrate",), lambda: answers.hydration_guidance(self.knowledge)
+            )
+            return answers.with_tip(guidance, await self.cache.tips(TipKind.HYDRATION))
+
+        await send_answer(interaction, build)
 
     @app_commands.command(name="tip")
     @app_commands.describe(kind="Stretching, hydration or massage (any if left empty)")
@@ -96,7 +127,12 @@ class AnswersCog(commands.Cog):
     ) -> None:
         """A random tip about stretching, hydration or massage."""
         tip_kind = TipKind(kind.value) if kind else None
-        await send_answer(interaction, lambda: answers.tip_answer(self.knowledge, tip_kind))
+
+        async def build() -> answers.Answer:
+            tips = await self.cache.tips(tip_kind)
+            return await answers.tip_answer(self.knowledge, tip_kind, tips=tips)
+
+        await send_answer(interaction, build)
 
     @app_commands.command(name="ask")
     @app_commands.describe(question="Your question about cramps, stretching, massage or hydration")
@@ -107,12 +143,20 @@ class AnswersCog(commands.Cog):
         question: app_commands.Range[str, 1, QUESTION_MAX],
     ) -> None:
         """Ask anything about cramps, stretching, massage or hydration."""
-        await send_answer(interaction, lambda: answers.ask_answer(self.knowledge, question))
+        await send_answer(
+            interaction,
+            lambda: self.cache.get(
+                ("ask", question), lambda: answers.ask_answer(self.knowledge, question)
+            ),
+        )
 
     @app_commands.command(name="about")
     async def about(self, interaction: discord.Interaction[Any]) -> None:
         """What crampbot is, where its content comes from, and what it stores."""
-        await send_answer(interaction, lambda: answers.about_answer(self.knowledge))
+        await send_answer(
+            interaction,
+            lambda: self.cache.get(("about",), lambda: answers.about_answer(self.knowledge)),
+        )
 
 
 async def setup(bot: CrampBot) -> None:
