@@ -28,6 +28,11 @@ def _bot(interaction: discord.Interaction[Any]) -> CrampBot:
     return interaction.client  # type: ignore[no-any-return]
 
 
+def _button(label: str, emoji: str, custom_id: str, *, primary: bool) -> discord.ui.Button[Any]:
+    style = discord.ButtonStyle.primary if primary else discord.ButtonStyle.secondary
+    return discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=custom_id)
+
+
 class SourcesButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=SOURCES_PREFIX + r":(?P<kind>topic|stretch|tip):(?P<key>[a-z0-9-]{2,64})",
@@ -36,12 +41,7 @@ class SourcesButton(
 
     def __init__(self, kind: SourceKind, key: str) -> None:
         super().__init__(
-            discord.ui.Button(
-                label="Sources",
-                emoji="\U0001f4da",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"{SOURCES_PREFIX}:{kind.value}:{key}",
-            )
+            _button("Sources", "\U0001f4da", f"{SOURCES_PREFIX}:{kind.value}:{key}", primary=False)
         )
         self.kind = kind
         self.key = key
@@ -76,14 +76,7 @@ class AnotherTipButton(
     """Another random tip of the same kind, shown only to the member who clicked."""
 
     def __init__(self, kind: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Another tip",
-                emoji="\U0001f504",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"{TIP_PREFIX}:{kind}",
-            )
-        )
+        super().__init__(_button("Another tip", "\U0001f504", f"{TIP_PREFIX}:{kind}", primary=True))
         self.kind = kind
 
     @classmethod

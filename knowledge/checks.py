@@ -39,41 +39,39 @@ def _problem(content: Content, kind: str, key: str, message: str) -> Problem:
 
 
 def check_references(content: Content) -> Iterable[Problem]:
-    sources = {s.id for s in content.sources}
-    topics = {t.slug for t in content.topics}
-    stretches = {s.slug for s in content.stretches}
+    """Every slug or source id that content names must exist."""
+    known = {
+        "source": {s.id for s in content.sources},
+        "topic": {t.slug for t in content.topics},
+        "stretch": {s.slug for s in content.stretches},
+    }
+    # (kind of item, its key, field name, the values it lists, what kind they must be)
+    references: list[tuple[str, str, str, list[str], str]] = []
     for topic in content.topics:
-        for slug in topic.related:
-            if slug not in topics:
-                yield _problem(content, "topic", topic.slug, f"related: no topic {slug!r}")
-            elif slug == topic.slug:
-                yield _problem(
-                    content, "topic", topic.slug, "related: a topic cannot relate to itself"
-                )
-        for slug in topic.stretches:
-            if slug not in stretches:
-                yield _problem(content, "topic", topic.slug, f"stretches: no stretch {slug!r}")
-        for source in topic.sources:
-            if source not in sources:
-                yield _problem(content, "topic", topic.slug, f"sources: no source {source!r}")
+        references += [
+            ("topic", topic.slug, "related", topic.related, "topic"),
+            ("topic", topic.slug, "stretches", topic.stretches, "stretch"),
+            ("topic", topic.slug, "sources", topic.sources, "source"),
+        ]
+        if topic.slug in topic.related:
+            yield _problem(content, "topic", topic.slug, "related: a topic cannot relate to itself")
     for stretch in content.stretches:
-        for slug in stretch.topics:
-            if slug not in topics:
-                yield _problem(content, "stretch", stretch.slug, f"topics: no topic {slug!r}")
-        for source in stretch.sources:
-            if source not in sources:
-                yield _problem(content, "stretch", stretch.slug, f"sources: no source {source!r}")
-    for tip in content.tips:
-        for source in tip.sources:
-            if source not in sources:
-                yield _problem(content, "tip", tip.id, f"sources: no source {source!r}")
+        references += [
+            ("stretch", stretch.slug, "topics", stretch.topics, "topic"),
+            ("stretch", stretch.slug, "sources", stretch.sources, "source"),
+        ]
+    references += [("tip", tip.id, "sources", tip.sources, "source") for tip in content.tips]
+    references += [
+        ("red flag", rule.id, "source", [rule.source], "source") for rule in content.red_flags
+    ]
+    for kind, key, name, values, target in references:
+        for value in values:
+            if value not in known[target]:
+                yield _problem(content, kind, key, f"{name}: no {target} {value!r}")
     scope_topics = [*content.scope.general_topics, *filter(None, [content.scope.red_flag_topic])]
     for slug in scope_topics:
-        if slug not in topics:
+        if slug not in known["topic"]:
             yield Problem("seeds/scope.yaml", None, f"no topic {slug!r}")
-    for rule in content.red_flags:
-        if rule.source not in sources:
-            yield _problem(content, "red flag", rule.id, f"source: no source {rule.source!r}")
 
 
 def check_stretch_coverage(content: Content) -> Iterable[Problem]:
