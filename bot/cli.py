@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bot.failures import BotError, PreviewError
+from bot.logs import configure as configure_logging
 from bot.settings import BotSettings
 from knowledge.checks import SHIPPED_POLICY
 from knowledge.db import DatabaseError
@@ -177,6 +178,17 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return asyncio.run(_with_knowledge(settings, job))
 
 
+def cmd_db_backup(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+
+    async def job(knowledge: Knowledge) -> int:
+        pages = await knowledge.db.backup(Path(args.path))
+        print(f"backed up {settings.db} to {args.path} ({pages} pages)")
+        return EXIT_OK
+
+    return asyncio.run(_with_knowledge(settings, job))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crampbot",
@@ -218,6 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     kb_build = kb_commands.add_parser("build", parents=[common], help="load the seeds into SQLite")
     kb_build.set_defaults(handler=cmd_kb_build)
 
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    backup = db_commands.add_parser(
+        "backup", parents=[common], help="copy the database safely, even while crampbot runs"
+    )
+    backup.add_argument("path", help="where to write the copy (replaced if it exists)")
+    backup.set_defaults(handler=cmd_db_backup)
+
     ask = commands.add_parser("ask", parents=[common], help="answer a question from the store")
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
@@ -235,9 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             name = ".".join(str(part) for part in error["loc"])
             print(f"crampbot: setting {name}: {error['msg']}", file=sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format, settings.secrets())
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)

@@ -21,6 +21,13 @@ class BotSettings(KnowledgeSettings):
     ask_rate: int = Field(default=3, ge=1, le=100, alias="CRAMPBOT_ASK_RATE")
     ask_per_seconds: float = Field(default=30.0, gt=0, le=3600, alias="CRAMPBOT_ASK_PER_SECONDS")
 
+    # Read here only so that logging can redact it; the API has its own settings.
+    api_token: SecretStr | None = Field(default=None, alias="CRAMPBOT_API_TOKEN")
+
+    def secrets(self) -> list[str | None]:
+        """Every secret value in the settings, for log redaction."""
+        return [s.get_secret_value() if s else None for s in (self.discord_token, self.api_token)]
+
     def token(self) -> str | None:
         """The bot token, or None when unset or blank."""
         if self.discord_token is None:

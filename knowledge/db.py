@@ -141,6 +141,25 @@ class Database:
             finally:
                 await self.reader.execute("COMMIT")
 
+    async def backup(self, target: Path) -> int:
+        """Copy the database with SQLite's online backup, consistent even while others write.
+
+        Written to a temporary file beside `target` and renamed into place, so a reader of
+        `target` never sees half a copy. Returns the number of pages copied.
+        """
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")
+        partial.unlink(missing_ok=True)
+        copy = await aiosqlite.connect(partial)
+        try:
+            await self.reader.backup(copy)
+            rows = await copy.execute_fetchall("PRAGMA page_count")
+            pages = int(next(iter(rows))[0])
+        finally:
+            await copy.close()
+        partial.replace(target)
+        return pages
+
     async def schema_version(self) -> int:
         async with self.reader.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"

@@ -23,6 +23,13 @@ class KnowledgeSettings(BaseSettings):
         default="INFO", alias="CRAMPBOT_LOG_LEVEL"
     )
 
+    log_format: Literal["text", "json"] = Field(default="text", alias="CRAMPBOT_LOG_FORMAT")
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:

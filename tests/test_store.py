@@ -210,3 +210,41 @@ async def test_reader_sees_old_or_new_content_never_a_mix(tmp_path: Path) -> Non
         await writer_db.close()
     assert seen <= allowed
     assert len(seen) == 2, "the reader should have seen both versions"
+
+
+async def test_online_backup_while_writing(tmp_path: Path) -> None:
+    small, _ = load_seeds(write_seeds(tmp_path / "small"))
+    large, _ = load_seeds(write_seeds(tmp_path / "large", slug="foot-cramp", title="Foot cramp"))
+    path = tmp_path / "crampbot.db"
+    writer_db = await Database.open(path)
+    reader_db = await Database.open(path)
+    writer = KnowledgeStore(writer_db)
+    await writer.rebuild(small)
+    stop = asyncio.Event()
+
+    async def keep_writing() -> None:
+        flip = False
+        while not stop.is_set():
+            await writer.rebuild(large if flip else small)
+            flip = not flip
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(keep_writing())
+    try:
+        copies = []
+        for number in range(5):
+            target = tmp_path / "backups" / f"copy-{number}.db"
+            assert await reader_db.backup(target) > 0
+            copies.append(target)
+    finally:
+        stop.set()
+        await task
+        await reader_db.close()
+        await writer_db.close()
+    for target in copies:
+        async with await Database.open(target) as copy:
+            check = await copy.reader.execute_fetchall("PRAGMA integrity_check")
+            assert [tuple(r) for r in check] == [("ok",)]
+            slugs = [r[0] for r in await copy.reader.execute_fetchall("SELECT slug FROM topics")]
+            assert slugs in (["calf-cramp"], ["foot-cramp"])
+    assert not list((tmp_path / "backups").glob(".*partial"))
