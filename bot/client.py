@@ -17,7 +17,7 @@ from knowledge.runtime import Knowledge
 
 log = logging.getLogger("crampbot.bot")
 
-EXTENSIONS = ("bot.exts.answers",)
+EXTENSIONS = ("bot.exts.answers", "bot.exts.daily")
 
 
 def point_at_discord(settings: BotSettings) -> None:

@@ -21,12 +21,42 @@ class BotSettings(KnowledgeSettings):
     ask_rate: int = Field(default=3, ge=1, le=100, alias="CRAMPBOT_ASK_RATE")
     ask_per_seconds: float = Field(default=30.0, gt=0, le=3600, alias="CRAMPBOT_ASK_PER_SECONDS")
 
+    # Daily posts: how late a missed post may still go out, and how fast posts fan out.
+    daily_catch_up_hours: float = Field(
+        default=3.0, gt=0, le=23, alias="CRAMPBOT_DAILY_CATCH_UP_HOURS"
+    )
+    daily_concurrency: int = Field(default=16, ge=1, le=256, alias="CRAMPBOT_DAILY_CONCURRENCY")
+    # Discord allows 50 requests per second per bot in all; the rest is left for everything else.
+    daily_rate_per_second: float = Field(default=45.0, gt=0, le=50, alias="CRAMPBOT_DAILY_RATE")
+    # How long a claimed post stays with the process that claimed it before another may resume
+    # it (after a crash). Short enough to recover quickly, long enough to cover a slow send.
+    daily_lease_seconds: float = Field(
+        default=60.0, ge=1, le=3600, alias="CRAMPBOT_DAILY_LEASE_SECONDS"
+    )
+    # Several processes: how many shards in all, and which this process runs (e.g. "0,1").
+    shard_count: int | None = Field(default=None, ge=1, le=4096, alias="CRAMPBOT_SHARD_COUNT")
+    shard_ids: str | None = Field(default=None, alias="CRAMPBOT_SHARD_IDS")
+
     # Read here only so that logging can redact it; the API has its own settings.
     api_token: SecretStr | None = Field(default=None, alias="CRAMPBOT_API_TOKEN")
 
     def secrets(self) -> list[str | None]:
         """Every secret value in the settings, for log redaction."""
         return [s.get_secret_value() if s else None for s in (self.discord_token, self.api_token)]
+
+    def shards(self) -> list[int] | None:
+        """The shard ids this process runs, or None for one unsharded process."""
+        if self.shard_count is None:
+            return None
+        if not self.shard_ids:
+            return list(range(self.shard_count))
+        try:
+            ids = sorted({int(part) for part in self.shard_ids.split(",") if part.strip()})
+        except ValueError:
+            raise ValueError("CRAMPBOT_SHARD_IDS must be comma-separated numbers") from None
+        if not ids or any(not 0 <= i < self.shard_count for i in ids):
+            raise ValueError(f"CRAMPBOT_SHARD_IDS must be between 0 and {self.shard_count - 1}")
+        return ids
 
     def token(self) -> str | None:
         """The bot token, or None when unset or blank."""

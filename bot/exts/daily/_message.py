@@ -1,0 +1,32 @@
+"""What a daily post looks like: one embed per tip, marked with its local date."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.answers import DISCLAIMER, TIP_HEADINGS, ButtonSpec, SourceKind, sources_button
+from bot.embeds import EmbedSpec, fit_message
+from knowledge.models import Tip
+
+# The footer names the day: after a long outage the poster looks for it among recent
+# messages before sending again (message nonces are only remembered for a few minutes).
+FOOTER_PREFIX = "crampbot daily tip"
+
+
+def footer_for(day: date) -> str:
+    return f"{FOOTER_PREFIX} \u00b7 {day.isoformat()} \u00b7 {DISCLAIMER}"
+
+
+def daily_message(tips: list[Tip], day: date) -> tuple[list[EmbedSpec], list[ButtonSpec]]:
+    embeds = [
+        EmbedSpec(
+            title=f"{TIP_HEADINGS[tip.kind]} of the day",
+            description=tip.text,
+            footer=footer_for(day),
+            colour=0x2F855A,
+        )
+        for tip in tips
+    ]
+    fitted, _ = fit_message(embeds)
+    buttons = [sources_button(SourceKind.TIP, tip.id) for tip in tips]
+    return fitted, buttons

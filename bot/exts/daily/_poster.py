@@ -1,0 +1,194 @@
+"""Posting claimed deliveries: one send per delivery, retried within its window, never twice.
+
+The protocol is `knowledge.daily.DailyStore`'s: claim (done by the scheduler), then before every
+send `start_attempt`, then `mark_sent` or `mark_failed`. Sends carry the delivery's fixed nonce
+with `enforce_nonce`, so a retry after a timeout or a crash cannot make a second message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.components import build_view
+from bot.embeds import to_discord
+from bot.exts.daily._message import FOOTER_PREFIX, daily_message
+from bot.ratelimit import RateLimiter
+from knowledge.daily import DailyStore, Delivery, retry_delay
+from knowledge.models import Tip
+
+if TYPE_CHECKING:
+    from bot.client import CrampBot
+
+log = logging.getLogger("crampbot.daily")
+
+NO_MENTIONS = discord.AllowedMentions.none()
+# Codes that mean "this channel will not work until an admin acts": pause, do not retry.
+CHANNEL_GONE = {10003, 10004}  # unknown channel, unknown guild
+NO_ACCESS = {50001, 50013}  # missing access, missing permissions
+RECENT_MESSAGES = 25
+
+
+class DeliveryCounters:
+    """What the poster did, for logs and metrics."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.failed = 0
+        self.paused = 0
+        self.retried = 0
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Poster:
+    def __init__(
+        self, bot: CrampBot, store: DailyStore, limiter: RateLimiter, concurrency: int
+    ) -> None:
+        self.bot = bot
+        self.store = store
+        self.limiter = limiter
+        self.slots = asyncio.Semaphore(concurrency)
+        self.counters = DeliveryCounters()
+        # Called after a subscription is paused, so the scheduler tells its admin promptly.
+        self.on_paused: Callable[[], None] = lambda: None
+
+    async def tips(self, delivery: Delivery) -> list[Tip]:
+        found = [await self.bot.knowledge.store.tip(tip_id) for tip_id in delivery.tip_ids]
+        return [tip for tip in found if tip is not None]
+
+    async def deliver(self, delivery: Delivery) -> None:
+        """Send one claimed delivery, with retries inside its deadline; never raises."""
+        async with self.slots:
+            try:
+                await self._deliver(delivery)
+            except Exception:
+                log.exception(
+                    "daily post %s/%s failed unexpectedly",
+                    delivery.subscription_id,
+                    delivery.local_date,
+                )
+                await self.store.release(delivery)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        tips = await self.tips(delivery)
+        if not tips:
+            await self.store.mark_failed(delivery, "its tips no longer exist")
+            return
+        if delivery.attempts and delivery.nonce_may_have_lapsed(_utcnow()):
+            # Resumed long after an attempt: Discord may have forgotten the nonce.
+            message_id = await self._already_posted(delivery)
+            if message_id is not None:
+                await self.store.mark_sent(delivery, message_id)
+                self.counters.sent += 1
+                return
+        pending: Delivery = delivery
+        while True:
+            current = await self.store.start_attempt(pending)
+            if current is None:
+                return  # taken over, finished, paused or past its deadline
+            pending = current
+            await self.limiter.acquire()
+            try:
+                message = await self._send(current, tips)
+            except discord.HTTPException as exc:
+                if not await self._handle_failure(current, exc):
+                    return
+                continue
+            await self.store.mark_sent(current, message.id)
+            self.counters.sent += 1
+            log.info(
+                "posted the daily tip to channel %s (subscription %s, %s)",
+                current.channel_id,
+                current.subscription_id,
+                current.local_date,
+            )
+            return
+
+    async def _send(self, delivery: Delivery, tips: list[Tip]) -> discord.Message:
+        embeds, buttons = daily_message(tips, delivery.local_date)
+        kwargs: dict[str, Any] = {
+            "embeds": [to_discord(spec) for spec in embeds],
+            "nonce": delivery.nonce,
+            "allowed_mentions": NO_MENTIONS,
+        }
+        view = build_view(buttons)
+        if view is not None:
+            kwargs["view"] = view
+        channel = self.bot.get_partial_messageable(delivery.channel_id)
+        return await channel.send(**kwargs)
+
+    async def _handle_failure(self, delivery: Delivery, exc: discord.HTTPException) -> bool:
+        """Pause, give up, or wait to retry; True means try again."""
+        code = getattr(exc, "code", 0)
+        if (
+            isinstance(exc, discord.NotFound | discord.Forbidden)
+            or code in CHANNEL_GONE | NO_ACCESS
+        ):
+            reason = _pause_reason(exc)
+            await self.store.mark_failed(delivery, reason)
+            await self.store.pause(delivery.subscription_id, reason, notify_admin=True)
+            self.counters.failed += 1
+            self.counters.paused += 1
+            self.on_paused()
+            log.warning(
+                "paused daily tips for channel %s (subscription %s): %s",
+                delivery.channel_id,
+                delivery.subscription_id,
+                reason,
+            )
+            return False
+        retry_after = _retry_after(exc)
+        delay = retry_delay(delivery.attempts, retry_after)
+        if _utcnow().timestamp() + delay >= delivery.deadline_utc.timestamp():
+            await self.store.mark_failed(
+                delivery, f"gave up after {delivery.attempts} attempts: {exc}"
+            )
+            self.counters.failed += 1
+            log.warning("gave up on the daily tip for channel %s: %s", delivery.channel_id, exc)
+            return False
+        self.counters.retried += 1
+        log.info(
+            "Discord answered %s for channel %s; retrying in %.1f s",
+            exc.status,
+            delivery.channel_id,
+            delay,
+        )
+        await asyncio.sleep(delay)
+        return True
+
+    async def _already_posted(self, delivery: Delivery) -> int | None:
+        """The id of this day's post if one is among the channel's recent messages."""
+        marker = f"{FOOTER_PREFIX} \u00b7 {delivery.local_date.isoformat()}"
+        me = self.bot.user.id if self.bot.user else None
+        channel = self.bot.get_partial_messageable(delivery.channel_id)
+        try:
+            async for message in channel.history(limit=RECENT_MESSAGES):
+                if message.author.id == me and any(
+                    (e.footer.text or "").startswith(marker) for e in message.embeds
+                ):
+                    return message.id
+        except discord.HTTPException as exc:
+            log.info("could not read recent messages in %s (%s); sending", delivery.channel_id, exc)
+        return None
+
+
+def _pause_reason(exc: discord.HTTPException) -> str:
+    if isinstance(exc, discord.NotFound):
+        return "the channel was deleted or I can no longer see it"
+    return "I lost permission to post there (I need View Channel, Send Messages and Embed Links)"
+
+
+def _retry_after(exc: discord.HTTPException) -> float | None:
+    value = exc.response.headers.get("Retry-After") if exc.response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,274 @@
+"""Daily tips end to end: /daily commands and posting, through the fake Discord."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.client import CrampBot
+from knowledge.daily import DailyKind, DailyStore, SubscriptionRequest
+from knowledge.runtime import Knowledge
+from tests.botharness import crampbot
+from tests.fakediscord import FakeDiscord
+from tests.fakediscord import payloads as p
+
+pytest_plugins = ("tests.fakediscord.fixtures",)
+
+
+@pytest.fixture
+async def bot(fake_discord: FakeDiscord, knowledge: Knowledge) -> AsyncIterator[CrampBot]:
+    async with crampbot(fake_discord, knowledge) as client:
+        yield client
+
+
+def admin(fake: FakeDiscord) -> int:
+    return int(fake.moderator["id"])
+
+
+def daily(fake: FakeDiscord, sub: str, options: dict[str, Any] | None = None, **kw: Any) -> Any:
+    """A /daily interaction; a channel option comes with its `resolved` data, as from Discord."""
+    options = dict(options or {})
+    resolved = None
+    if "channel" in options:
+        channel = fake.guild.channel(int(options["channel"])) or {}
+        options["channel"] = str(options["channel"])
+        resolved = {
+            "channels": {
+                options["channel"]: {
+                    "id": options["channel"],
+                    "name": channel.get("name", "gone"),
+                    "type": channel.get("type", 0),
+                    "permissions": str(p.MANAGE_GUILD | p.SEND_MESSAGES),
+                }
+            }
+        }
+    typed = [
+        {"name": name, "type": 7 if name == "channel" else 3, "value": value}
+        for name, value in options.items()
+    ]
+    return fake.slash(
+        f"daily {sub}", typed, user_id=kw.pop("user_id", admin(fake)), resolved=resolved, **kw
+    )
+
+
+async def make_due(knowledge: Knowledge, channel_id: int, *, ago: timedelta) -> None:
+    """Move a subscription's next post into the past, as if its time had come."""
+    stamp = int((datetime.now(UTC) - ago).timestamp())
+    async with knowledge.db.transaction() as conn:
+        await conn.execute(
+            "UPDATE daily_subscriptions SET next_due_utc = ? WHERE channel_id = ?",
+            (stamp, channel_id),
+        )
+
+
+async def subscribe(
+    knowledge: Knowledge, fake: FakeDiscord, channel_id: int, kind: DailyKind = DailyKind.BOTH
+) -> None:
+    store = DailyStore(knowledge.db, knowledge.store)
+    await store.subscribe(
+        SubscriptionRequest(
+            guild_id=fake.guild_id,
+            channel_id=channel_id,
+            created_by=admin(fake),
+            local_time="09:00",
+            timezone="Europe/Berlin",
+            kind=kind,
+        )
+    )
+
+
+async def wait_for_messages(fake: FakeDiscord, channel_id: int, count: int) -> list[Any]:
+    async with asyncio.timeout(10):
+        while len(fake.channel_messages(channel_id)) < count:
+            await asyncio.sleep(0.02)
+    return fake.channel_messages(channel_id)
+
+
+async def test_daily_commands_are_for_server_managers_only(
+    fake_discord: FakeDiscord, bot: CrampBot
+) -> None:
+    (group,) = [c for c in fake_discord.commands[fake_discord.guild_id] if c["name"] == "daily"]
+    assert int(group["default_member_permissions"]) == p.MANAGE_GUILD
+    assert {o["name"] for o in group["options"]} == {
+        "set",
+        "show",
+        "off",
+        "pause",
+        "resume",
+        "preview",
+        "test",
+    }
+    refused = await fake_discord.interact(
+        daily(fake_discord, "show", user_id=int(fake_discord.user["id"]))
+    )
+    assert refused.ephemeral and "manage guild" in refused.embeds[0]["description"]
+
+
+async def test_set_show_and_off(fake_discord: FakeDiscord, bot: CrampBot) -> None:
+    channel = fake_discord.channel_id
+    created = await fake_discord.interact(
+        daily(
+            fake_discord,
+            "set",
+            {"channel": channel, "time": "09:00", "timezone": "europe/berlin", "kind": "alternate"},
+        )
+    )
+    assert created.ephemeral
+    text = created.embeds[0]["description"]
+    assert text.startswith("Done: a daily alternate tip in <#") and "Europe/Berlin" in text
+    assert "<t:" in text
+    shown = await fake_discord.interact(daily(fake_discord, "show"))
+    (field,) = shown.embeds[0]["fields"]
+    assert "09:00 Europe/Berlin, alternate; next post <t:" in field["value"]
+    off = await fake_discord.interact(daily(fake_discord, "off", {"channel": channel}))
+    assert off.embeds[0]["description"].startswith("Stopped the daily tips")
+    empty = await fake_discord.interact(daily(fake_discord, "show"))
+    assert "No daily tips here yet" in empty.embeds[0]["description"]
+    fake_discord.assert_valid()
+
+
+@pytest.mark.parametrize(
+    ("time", "timezone", "message"),
+    [
+        ("9am", "Europe/Berlin", "I couldn't read the time '9am'"),
+        ("25:00", "Europe/Berlin", "I couldn't read the time '25:00'"),
+        ("09:00", "Mars/Olympus", "I don't know the time zone 'Mars/Olympus'"),
+    ],
+)
+async def test_set_explains_bad_input(
+    fake_discord: FakeDiscord, bot: CrampBot, time: str, timezone: str, message: str
+) -> None:
+    record = await fake_discord.interact(
+        daily(
+            fake_discord,
+            "set",
+            {
+                "channel": fake_discord.channel_id,
+                "time": time,
+                "timezone": timezone,
+                "kind": "stretching",
+            },
+        )
+    )
+    assert record.ephemeral and message in record.embeds[0]["description"]
+
+
+async def test_set_names_the_missing_permissions(
+    fake_discord: FakeDiscord, knowledge: Knowledge
+) -> None:
+    locked = fake_discord.add_text_channel(
+        fake_discord.guild,
+        "locked",
+        overwrites=[p.overwrite(fake_discord.bot_role_id, deny=p.SEND_MESSAGES | p.EMBED_LINKS)],
+    )
+    async with crampbot(fake_discord, knowledge):
+        record = await fake_discord.interact(
+            daily(
+                fake_discord,
+                "set",
+                {"channel": locked, "time": "07:30", "timezone": "UTC", "kind": "hydration"},
+            )
+        )
+    text = record.embeds[0]["description"]
+    assert "I'm missing Send Messages, Embed Links there" in text
+
+
+async def test_timezone_autocomplete(fake_discord: FakeDiscord, bot: CrampBot) -> None:
+    record = await fake_discord.interact(
+        fake_discord.autocomplete("daily set", "timezone", "berl", user_id=admin(fake_discord))
+    )
+    assert "Europe/Berlin" in [c["value"] for c in record.choices]
+
+
+async def test_a_due_subscription_posts_exactly_once(
+    fake_discord: FakeDiscord, knowledge: Knowledge
+) -> None:
+    channel = fake_discord.channel_id
+    await subscribe(knowledge, fake_discord, channel, DailyKind.BOTH)
+    await make_due(knowledge, channel, ago=timedelta(minutes=5))
+    async with crampbot(fake_discord, knowledge, CRAMPBOT_DAILY_LEASE_SECONDS=1):
+        (message,) = await wait_for_messages(fake_discord, channel, 1)
+        await asyncio.sleep(0.3)
+    titles = [e["title"] for e in message["embeds"]]
+    assert len(titles) == 2 and all(t.endswith("tip of the day") for t in titles)
+    assert "crampbot daily tip" in message["embeds"][0]["footer"]["text"]
+    sends = fake_discord.requests_to("POST", path="/channels/{channel_id}/messages")
+    assert all(r.json["enforce_nonce"] is True and r.json["nonce"] for r in sends)
+    assert all(r.json["allowed_mentions"] == {"parse": []} for r in sends)
+    # A restart the same day posts nothing more.
+    async with crampbot(fake_discord, knowledge):
+        await asyncio.sleep(0.5)
+    assert len(fake_discord.channel_messages(channel)) == 1
+    fake_discord.assert_valid()
+
+
+async def test_a_post_missed_beyond_the_window_is_skipped(
+    fake_discord: FakeDiscord, knowledge: Knowledge
+) -> None:
+    channel = fake_discord.channel_id
+    await subscribe(knowledge, fake_discord, channel)
+    await make_due(knowledge, channel, ago=timedelta(hours=5))
+    async with crampbot(fake_discord, knowledge):
+        await asyncio.sleep(0.6)
+    assert fake_discord.channel_messages(channel) == []
+    store = DailyStore(knowledge.db, knowledge.store)
+    sub = await store.by_channel(channel)
+    assert sub is not None and sub.next_due_utc > datetime.now(UTC)
+
+
+async def test_a_forbidden_channel_pauses_only_its_subscription_and_tells_the_admin(
+    fake_discord: FakeDiscord, knowledge: Knowledge
+) -> None:
+    good = fake_discord.channel_id
+    bad = fake_discord.add_text_channel(fake_discord.guild, "no-access")
+    for channel in (good, bad):
+        await subscribe(knowledge, fake_discord, channel, DailyKind.STRETCHING)
+        await make_due(knowledge, channel, ago=timedelta(minutes=1))
+    fake_discord.fail_channel(bad, 403)
+    async with crampbot(fake_discord, knowledge) as client:
+        await wait_for_messages(fake_discord, good, 1)
+        async with asyncio.timeout(10):
+            while not fake_discord.requests_to("POST", path="/users/@me/channels"):
+                await asyncio.sleep(0.05)
+        shown = await fake_discord.interact(daily(fake_discord, "show"))
+        assert client.user is not None
+    values = " ".join(f["value"] for f in shown.embeds[0]["fields"])
+    assert "paused: I lost permission to post there" in values
+    assert "next post <t:" in values  # the other subscription is unaffected
+    store = DailyStore(knowledge.db, knowledge.store)
+    sub = await store.by_channel(bad)
+    assert sub is not None and sub.paused and sub.admin_notified
+
+
+async def test_server_errors_and_rate_limits_are_retried(
+    fake_discord: FakeDiscord, knowledge: Knowledge
+) -> None:
+    channel = fake_discord.channel_id
+    await subscribe(knowledge, fake_discord, channel, DailyKind.HYDRATION)
+    await make_due(knowledge, channel, ago=timedelta(minutes=1))
+    path = f"/channels/{channel}/messages"
+    fake_discord.rate_limit("POST", path, retry_after=0.2, times=1)
+    fake_discord.server_error("POST", path, 503, times=1)
+    async with crampbot(fake_discord, knowledge):
+        (message,) = await wait_for_messages(fake_discord, channel, 1)
+        await asyncio.sleep(0.2)
+    assert message["embeds"][0]["title"].endswith("tip of the day")
+    assert len(fake_discord.requests_to("POST", path=path)) >= 3
+
+
+async def test_preview_is_private_and_test_posts_now(
+    fake_discord: FakeDiscord, knowledge: Knowledge
+) -> None:
+    channel = fake_discord.channel_id
+    await subscribe(knowledge, fake_discord, channel, DailyKind.STRETCHING)
+    async with crampbot(fake_discord, knowledge):
+        preview = await fake_discord.interact(daily(fake_discord, "preview"))
+        assert preview.ephemeral and preview.embeds[0]["title"].endswith("tip of the day")
+        tested = await fake_discord.interact(daily(fake_discord, "test", {"channel": channel}))
+        assert "Posted a test tip" in tested.embeds[0]["description"]
+        (message,) = await wait_for_messages(fake_discord, channel, 1)
+    assert message["embeds"][0]["description"] == preview.embeds[0]["description"]
