@@ -89,8 +89,12 @@ async def test_sync_registers_commands_in_a_guild(fake_discord: FakeDiscord, db_
     env = {**fake_discord.env(), "CRAMPBOT_DB": str(db_copy)}
     code, out, err = await run_cli("sync", "--guild", str(fake_discord.guild_id), env=env)
     assert code == 0, err
-    assert "registered 7 commands for guild" in out
-    assert {c["name"] for c in fake_discord.commands[fake_discord.guild_id]} >= {"ask", "cramp"}
+    assert "registered 8 commands for guild" in out
+    assert {c["name"] for c in fake_discord.commands[fake_discord.guild_id]} >= {
+        "ask",
+        "cramp",
+        "daily",
+    }
     fake_discord.assert_valid()
 
 
