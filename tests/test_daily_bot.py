@@ -272,3 +272,24 @@ async def test_preview_is_private_and_test_posts_now(
         assert "Posted a test tip" in tested.embeds[0]["description"]
         (message,) = await wait_for_messages(fake_discord, channel, 1)
     assert message["embeds"][0]["description"] == preview.embeds[0]["description"]
+
+
+async def test_two_processes_sharing_the_database_post_each_tip_once(
+    fake_discord: FakeDiscord, db_copy: Any
+) -> None:
+    channels = [fake_discord.add_text_channel(fake_discord.guild, f"tips-{i}") for i in range(30)]
+    first = await Knowledge.open(db_copy)
+    second = await Knowledge.open(db_copy)
+    try:
+        for channel in channels:
+            await subscribe(first, fake_discord, channel, DailyKind.STRETCHING)
+            await make_due(first, channel, ago=timedelta(minutes=1))
+        async with crampbot(fake_discord, first), crampbot(fake_discord, second):
+            async with asyncio.timeout(15):
+                while sum(len(fake_discord.channel_messages(c)) for c in channels) < 30:
+                    await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)
+    finally:
+        await first.close()
+        await second.close()
+    assert [len(fake_discord.channel_messages(c)) for c in channels] == [1] * 30
