@@ -24,6 +24,7 @@ from discord.http import Route
 
 from tests.fakediscord import (
     FakeDiscord,
+    FakeDiscordProcess,
     InteractionTimeoutError,
     check_command,
     check_commands,
@@ -148,6 +149,21 @@ def assert_clean(fake: FakeDiscord) -> None:
     """The bot sent only valid traffic, and the fake answered only documented shapes."""
     fake.assert_valid()
     assert fake.response_errors == []
+
+
+async def eventually(predicate: Any, *, within: float = 2.0) -> None:
+    """Wait until the *client* has processed a dispatch (its cache is not the fake's)."""
+    for _ in range(int(within / 0.005)):
+        if predicate():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"the client never saw the change within {within}s")
+
+
+def text_channel(client: discord.Client, channel_id: int) -> discord.TextChannel:
+    channel = client.get_channel(channel_id)
+    assert isinstance(channel, discord.TextChannel)
+    return channel
 
 
 # -- connecting ----------------------------------------------------------------------------------
@@ -386,6 +402,12 @@ async def test_dm_to_user_with_closed_dms(fake_discord: FakeDiscord, bot: DemoBo
     with pytest.raises(discord.Forbidden) as caught:
         await other.send("hello")
     assert caught.value.code == 50007
+
+    fake_discord.open_dms(other.id)
+    again = await other.send("hello again")
+    dm_id = int(fake_discord.dm_channel(other.id)["id"])
+    assert again.channel.id == dm_id
+    assert [m["content"] for m in fake_discord.channel_messages(dm_id)] == ["hello again"]
     assert len(fake_discord.requests_to("POST", "/users/@me/channels")) == 2
     assert_clean(fake_discord)
 
@@ -605,3 +627,212 @@ async def test_client_leaves_nothing_running(fake_discord: FakeDiscord) -> None:
     await fake_discord.wait_until(lambda: not fake_discord.sessions, what="websocket closed")
     leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     assert leftover == []
+
+
+# -- scheduled posts: nonces, global rate limit, channels that go away ---------------------------
+
+
+async def test_enforce_nonce_returns_the_existing_message(
+    fake_discord: FakeDiscord, bot: DemoBot
+) -> None:
+    channel = text_channel(bot, fake_discord.channel_id)
+    # discord.py 2.x always sends the nonce as a string with enforce_nonce: true.
+    first = await channel.send("daily tip", nonce=424242)
+    retry = await channel.send("daily tip", nonce=424242)
+
+    assert retry.id == first.id and retry.nonce == "424242"
+    assert [m["id"] for m in fake_discord.channel_messages(channel.id)] == [str(first.id)]
+    posts = fake_discord.requests_to("POST", path=f"/channels/{channel.id}/messages")
+    assert [(r.status, r.deduplicated) for r in posts] == [(200, False), (200, True)]
+    assert posts[0].json["enforce_nonce"] is True
+    assert fake_discord.nonce_duplicate_count == 1
+    created = [f for f in fake_discord.frames if f.t == "MESSAGE_CREATE"]
+    assert len(created) == 1  # the duplicate dispatches nothing either
+
+    route = Route("POST", "/channels/{channel_id}/messages", channel_id=channel.id)
+    plain = await bot.http.request(route, json={"content": "daily tip", "nonce": "424242"})
+    assert plain["id"] != str(first.id)  # without enforce_nonce a nonce is just echoed
+    enforced = {"content": "daily tip", "nonce": "424242", "enforce_nonce": True}
+    assert (await bot.http.request(route, json=enforced))["id"] == str(first.id)
+    help_id = fake_discord.guild.text_channel_id("cramp-help")
+    elsewhere = Route("POST", "/channels/{channel_id}/messages", channel_id=help_id)
+    assert (await bot.http.request(elsewhere, json=enforced))["id"] != str(first.id)
+    assert len(fake_discord.channel_messages(channel.id)) == 2  # nonces are per channel
+    assert len(fake_discord.channel_messages(help_id)) == 1
+
+    fake_discord.nonce_window = 0.05  # Discord forgets nonces after "a few minutes"
+    await asyncio.sleep(0.06)
+    later = await channel.send("daily tip", nonce=424242)
+    assert later.id not in {first.id, int(plain["id"])}
+    assert len(fake_discord.channel_messages(channel.id)) == 3
+
+    with pytest.raises(discord.HTTPException) as caught:
+        await bot.http.request(route, json={"content": "x", "nonce": "n" * 26})
+    assert caught.value.status == 400 and caught.value.code == 50035
+    assert "In nonce: Must be 25 or fewer in length." in caught.value.text
+
+
+async def test_nonce_of_a_deleted_message_is_free_again(
+    fake_discord: FakeDiscord, bot: DemoBot
+) -> None:
+    channel = text_channel(bot, fake_discord.channel_id)
+    first = await channel.send("oops", nonce="day-1")
+    await first.delete()
+    second = await channel.send("again", nonce="day-1")
+    assert second.id != first.id and second.content == "again"
+    assert [m["content"] for m in fake_discord.channel_messages(channel.id)] == ["again"]
+
+
+async def test_global_rate_limit_makes_discordpy_wait(
+    fake_discord: FakeDiscord, bot: DemoBot
+) -> None:
+    channels = [text_channel(bot, cid) for cid in fake_discord.text_channel_ids()]
+    fake_discord.global_rate_limit = 5  # Discord: 50/s; smaller keeps the test short
+    limit_on = asyncio.get_running_loop().time()
+    started = time.monotonic()
+    sends = asyncio.gather(*(channels[i % 2].send(f"post {i}") for i in range(8)))
+    await fake_discord.wait_for_request("POST", "/channels/{channel_id}/messages", count=8)
+    # Interaction callbacks are exempt from the global limit, as on Discord.
+    pong = await fake_discord.interact(fake_discord.slash("ping"))
+    sent = await sends
+    elapsed = time.monotonic() - started
+
+    assert pong.callback_status == 200 and pong.content == "pong"
+    assert sorted(m.content for m in sent) == sorted(f"post {i}" for i in range(8))
+    assert elapsed >= 0.9  # three sends had to wait for the 1 s window to slide
+    stored = [m for c in channels for m in fake_discord.channel_messages(c.id)]
+    assert len(stored) == 8 + 1  # each post once, plus the pong
+
+    limited = [r for r in fake_discord.requests if r.status == 429]
+    assert len(limited) >= 3 and all(r.global_limited for r in limited)
+    assert fake_discord.rate_limited_count == fake_discord.global_rate_limited_count
+    assert fake_discord.rate_limited_count == len(limited)
+    body, headers = limited[0].response, limited[0].response_headers
+    assert body["global"] is True and 0 < body["retry_after"] <= 1.0 and body["code"] == 0
+    assert headers["X-RateLimit-Global"] == "true" and headers["X-RateLimit-Scope"] == "global"
+    assert headers["Via"] and int(headers["Retry-After"]) >= 1
+    assert fake_discord.stats()["invalid_requests"] == len(limited)
+
+    posts = fake_discord.requests_to("POST", "/channels/{channel_id}/messages")
+    admitted = sorted(r.received_at for r in posts if r.received_at >= limit_on and r.status == 200)
+    assert len(admitted) == 8
+    for earlier, later in zip(admitted, admitted[5:], strict=False):
+        assert later - earlier >= 0.95  # never more than 5 in any one-second window
+    assert_clean(fake_discord)
+
+
+async def test_deleted_channel_is_gone_for_the_client_and_the_api(
+    fake_discord: FakeDiscord, bot: DemoBot
+) -> None:
+    guild = bot.get_guild(fake_discord.guild_id)
+    assert guild is not None
+    general = text_channel(bot, fake_discord.channel_id)
+    assert guild.system_channel == general  # system_channel_id came in GUILD_CREATE
+
+    with pytest.raises(discord.Forbidden) as refused:
+        await general.delete()  # the bot lacks MANAGE_CHANNELS
+    assert refused.value.code == 50013
+
+    await fake_discord.delete_channel(general.id)
+    await eventually(lambda: bot.get_channel(general.id) is None)
+    await eventually(lambda: guild.system_channel is None)  # GUILD_UPDATE followed
+
+    with pytest.raises(discord.NotFound) as caught:
+        await general.send("today's tip")  # a scheduler holding a stale channel object
+    assert caught.value.status == 404 and caught.value.code == 10003
+    with pytest.raises(discord.NotFound) as fetched:
+        await bot.fetch_channel(general.id)
+    assert fetched.value.code == 10003
+    help_channel = guild.text_channels[0]
+    await fake_discord.set_system_channel(fake_discord.guild, help_channel.id)
+    await eventually(lambda: guild.system_channel == help_channel)
+    assert fake_discord.stats()["deleted_channels"] == 1
+    assert_clean(fake_discord)
+
+
+async def test_lost_permissions_are_seen_by_discordpy_and_enforced(
+    fake_discord: FakeDiscord,
+) -> None:
+    hidden = fake_discord.add_text_channel(
+        fake_discord.guild,
+        "mods-only",
+        overwrites=[p.overwrite(fake_discord.guild_id, deny=p.VIEW_CHANNEL)],
+    )
+    async with demo_bot(fake_discord) as bot:
+        guild = bot.get_guild(fake_discord.guild_id)
+        assert guild is not None
+        me = guild.me
+        target = text_channel(bot, guild.text_channels[1].id)
+        assert not text_channel(bot, hidden).permissions_for(me).view_channel
+        with pytest.raises(discord.Forbidden) as missing_access:
+            await text_channel(bot, hidden).send("hi")
+        assert missing_access.value.code == 50001
+
+        perms = target.permissions_for(me)
+        assert perms.view_channel and perms.send_messages and perms.embed_links
+
+        await fake_discord.set_bot_overwrite(target.id, deny=p.EMBED_LINKS)
+        await eventually(lambda: not target.permissions_for(me).embed_links)
+        embed = discord.Embed(title="Tip of the day")
+        with pytest.raises(discord.Forbidden) as embed_only:
+            await target.send(embed=embed)
+        assert embed_only.value.code == 50013
+        shown = await target.send("Tip of the day", embed=embed)
+        assert shown.embeds == []  # Discord hides a bot's embeds without EMBED_LINKS
+
+        await fake_discord.set_bot_overwrite(target.id, deny=p.SEND_MESSAGES)
+        await eventually(lambda: not target.permissions_for(me).send_messages)
+        assert target.permissions_for(me).view_channel
+        with pytest.raises(discord.Forbidden) as cannot_send:
+            await target.send("today's tip")
+        assert cannot_send.value.code == 50013
+
+        await fake_discord.set_bot_overwrite(target.id, deny=p.VIEW_CHANNEL)
+        await eventually(lambda: not target.permissions_for(me).view_channel)
+        with pytest.raises(discord.Forbidden) as cannot_see:
+            await bot.fetch_channel(target.id)
+        assert cannot_see.value.code == 50001
+
+        await fake_discord.set_bot_overwrite(target.id)  # no overwrite: back to the role's
+        await eventually(lambda: target.permissions_for(me).send_messages)
+        assert (await target.send("back")).content == "back"
+
+    assert fake_discord.bot_permissions(target.id) & p.SEND_MESSAGES
+    assert [m["content"] for m in fake_discord.channel_messages(target.id)] == [
+        "Tip of the day",
+        "back",
+    ]
+    assert fake_discord.stats()["invalid_requests"] == 4
+    assert_clean(fake_discord)
+
+
+async def test_standalone_process_for_benchmarks() -> None:
+    args = ("--port", "0", "--global-rate-limit", "50", "--guilds", "2", "--channels", "10000")
+    async with await FakeDiscordProcess.start(*args) as fake:
+        info = fake.info
+        assert {"api_base", "gateway_url", "token", "guild_id", "stats_url"} <= info.keys()
+        assert len(info["guilds"]) == 2 and len(fake.channel_ids) == 20_000
+        assert info["guilds"][0]["system_channel_id"] == info["channel_id"]
+
+        client = discord.Client(intents=discord.Intents.default(), guild_ready_timeout=0.05)
+        async with running_client(client, fake):
+            # on_ready may beat a big GUILD_CREATE on a busy machine (guild_ready_timeout).
+            await eventually(lambda: not any(g.unavailable for g in client.guilds), within=10)
+            assert sorted(len(g.text_channels) for g in client.guilds) == [10_000, 10_000]
+            targets = [text_channel(client, cid) for cid in fake.channel_ids[:60]]
+            await fake.control("POST", f"channels/{targets[-1].id}/delete")
+            await eventually(lambda: client.get_channel(targets[-1].id) is None)
+            results = await asyncio.gather(
+                *(t.send(f"daily {i}") for i, t in enumerate(targets)), return_exceptions=True
+            )
+        stats = await fake.stats()
+        code = await fake.stop()
+
+    assert code == 0
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert [getattr(e, "code", None) for e in failed] == [10003]
+    assert stats["messages"] == 59 and stats["channels_with_messages"] == 59
+    assert set(stats["channel_messages"].values()) == {1}
+    assert stats["rate_limited"] >= 10 and stats["global_rate_limited"] == stats["rate_limited"]
+    assert stats["status_counts"]["404"] == 1 and stats["deleted_channels"] == 1
+    assert stats["requests"] == sum(stats["status_counts"].values())

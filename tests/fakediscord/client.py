@@ -11,7 +11,9 @@ discord.py has two hard-coded endpoints, both class attributes:
 :func:`discord_endpoints` swaps both and restores them afterwards.
 :func:`running_client` logs a client in, runs its gateway loop in a background
 task, waits for ``on_ready`` and always closes it (HTTP session, websocket and the
-keep-alive thread) so a test leaves nothing running.
+keep-alive thread) so a test leaves nothing running.  It takes anything with the
+fake's endpoints (:class:`FakeEndpoints`): an in-process :class:`FakeDiscord` or a
+:class:`~tests.fakediscord.process.FakeDiscordProcess` running in another process.
 """
 
 from __future__ import annotations
@@ -19,17 +21,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, TypeVar
+from typing import Protocol, TypeVar
 
 import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-if TYPE_CHECKING:
-    from tests.fakediscord.server import FakeDiscord
-
 ClientT = TypeVar("ClientT", bound=discord.Client)
+
+
+class FakeEndpoints(Protocol):
+    """What :func:`running_client` needs from a fake: where it is, the token, diagnostics."""
+
+    @property
+    def api_base(self) -> str: ...
+
+    @property
+    def gateway_url(self) -> str: ...
+
+    @property
+    def token(self) -> str: ...
+
+    def describe_traffic(self) -> str: ...
 
 
 @contextlib.contextmanager
@@ -48,7 +62,7 @@ def discord_endpoints(api_base: str, gateway_url: str) -> Iterator[None]:
 @contextlib.asynccontextmanager
 async def running_client(
     client: ClientT,
-    fake: FakeDiscord,
+    fake: FakeEndpoints,
     *,
     token: str | None = None,
     ready_timeout: float = 10.0,

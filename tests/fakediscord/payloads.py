@@ -98,10 +98,15 @@ class Snowflakes:
 
     def __init__(self) -> None:
         self._counter = itertools.count()
+        self._last = 0
 
     def __call__(self) -> int:
         millis = int(time.time() * 1000) - DISCORD_EPOCH_MS
-        return (millis << 22) | (1 << 17) | (next(self._counter) & 0xFFF)
+        candidate = (millis << 22) | (1 << 17) | (next(self._counter) & 0xFFF)
+        # The 12-bit increment wraps after 4096 ids; building thousands of channels can
+        # do that within one millisecond, so never hand out an id twice or go backwards.
+        self._last = max(candidate, self._last + 1)
+        return self._last
 
 
 def now_iso() -> str:
@@ -251,12 +256,39 @@ class GuildState:
     channels: list[JSON] = field(default_factory=list)
     members: dict[int, JSON] = field(default_factory=dict)
     locale: str = "en-US"
+    #: Where Discord posts join/boost notices; bots often default their posts here.
+    system_channel_id: int | None = None
+    _channel_index: dict[int, JSON] = field(default_factory=dict, repr=False, compare=False)
 
     # -- lookups ---------------------------------------------------------------------------
 
     def channel(self, channel_id: int) -> JSON | None:
-        """The channel with this id, if it belongs to this guild."""
-        return next((c for c in self.channels if int(c["id"]) == channel_id), None)
+        """The channel with this id, if it belongs to this guild (O(1), for big guilds).
+
+        The index is rebuilt whenever ``channels`` changed length, so appending to or
+        removing from the list directly still works; :meth:`add_channel` and
+        :meth:`remove_channel` keep it current without a rebuild.
+        """
+        if len(self._channel_index) != len(self.channels):
+            self._channel_index = {int(c["id"]): c for c in self.channels}
+        return self._channel_index.get(channel_id)
+
+    def add_channel(self, channel: JSON) -> None:
+        """Append a channel and index it."""
+        self.channel(0)  # bring the index up to date first
+        self.channels.append(channel)
+        self._channel_index[int(channel["id"])] = channel
+
+    def remove_channel(self, channel_id: int) -> JSON | None:
+        """Remove a channel (and clear ``system_channel_id`` if it was that one)."""
+        channel = self.channel(channel_id)
+        if channel is None:
+            return None
+        self.channels.remove(channel)
+        self._channel_index.pop(channel_id, None)
+        if self.system_channel_id == channel_id:
+            self.system_channel_id = None
+        return channel
 
     def role(self, role_id: int) -> JSON | None:
         """The role with this id (the guild id itself is @everyone)."""
@@ -328,7 +360,9 @@ class GuildState:
             "region": "deprecated",
             "afk_channel_id": None,
             "afk_timeout": 300,
-            "system_channel_id": self.channels[0]["id"] if self.channels else None,
+            "system_channel_id": (
+                str(self.system_channel_id) if self.system_channel_id is not None else None
+            ),
             "system_channel_flags": 0,
             "widget_enabled": False,
             "widget_channel_id": None,

@@ -18,7 +18,18 @@ Realism is deliberate where a bot can get it wrong in production:
   :meth:`FakeDiscord.assert_valid`;
 * 403/404/429/5xx responses can be injected per route or channel (429s carry the
   ``retry_after`` body, ``X-RateLimit-*`` headers and ``Via`` header discord.py needs
-  to treat them as Discord rate limits rather than a Cloudflare ban).
+  to treat them as Discord rate limits rather than a Cloudflare ban);
+* the bot's channel permissions are enforced on sends (``VIEW_CHANNEL`` -> 50001,
+  ``SEND_MESSAGES``/``ATTACH_FILES`` -> 50013, embeds without ``EMBED_LINKS`` are
+  dropped), and channels can be deleted or re-permissioned at runtime with the
+  matching CHANNEL_DELETE/CHANNEL_UPDATE dispatches;
+* ``nonce`` + ``enforce_nonce`` deduplicate message creates within ``nonce_window``;
+* an optional global rate limit (Discord: 50 requests/s per bot) answers 429
+  ``global: true`` beyond ``global_rate_limit`` requests per second, exempting the
+  interaction endpoints as Discord does.
+
+For benchmarks the fake also runs as its own process (``python -m tests.fakediscord``,
+see :mod:`tests.fakediscord.__main__`) and serves counters at ``GET /_fake/stats``.
 """
 
 from __future__ import annotations
@@ -27,10 +38,12 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import math
 import re
 import time
 import traceback
 import uuid
+from collections import Counter, OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,11 +72,19 @@ UNKNOWN_COMMAND = 10063
 UNKNOWN_INTERACTION = 10062
 MISSING_ACCESS = 50001
 CANNOT_DM_USER = 50007
+CANNOT_REPLY_WITHOUT_HISTORY = 160002
 MISSING_PERMISSIONS = 50013
 EMPTY_MESSAGE = 50006
+CANNOT_EDIT_OTHERS_MESSAGE = 50005
 INVALID_RECIPIENT = 50033
 INVALID_FORM_BODY = 50035
 ALREADY_ACKNOWLEDGED = 40060
+
+#: How long Discord remembers a message nonce for ``enforce_nonce`` ("a few minutes").
+DEFAULT_NONCE_WINDOW_SECONDS = 300.0
+MAX_NONCE_LENGTH = 25
+#: Where the control endpoints live (outside the API prefix, never recorded as traffic).
+CONTROL_PREFIX = "/_fake"
 
 _DEFAULT_ERRORS: dict[int, tuple[int, str]] = {
     400: (INVALID_FORM_BODY, "Invalid Form Body"),
@@ -117,10 +138,17 @@ class RecordedRequest:
     handled: bool = True
     injected: bool = False
     completed: bool = False
+    #: Answered 429 by the fake's global rate limit (not an injected fault).
+    global_limited: bool = False
+    #: A create with ``enforce_nonce`` that returned an existing message.
+    deduplicated: bool = False
+    interaction: InteractionRecord | None = field(default=None, repr=False)
 
     def __str__(self) -> str:
         flags = "" if self.handled else " UNHANDLED"
         flags += " (injected)" if self.injected else ""
+        flags += " (global rate limit)" if self.global_limited else ""
+        flags += " (nonce duplicate)" if self.deduplicated else ""
         return f"{self.method} {self.path} -> {self.status}{flags}"
 
 
@@ -245,13 +273,31 @@ class FakeDiscord:
         heartbeat_interval_ms: int = 41_250,
         emit_message_events: bool = True,
         strict_commands: bool = False,
+        global_rate_limit: float | None = None,
+        nonce_window: float = DEFAULT_NONCE_WINDOW_SECONDS,
+        max_recorded_requests: int | None = None,
     ) -> None:
+        """Build the default world (see the class docstring); nothing listens until start().
+
+        ``global_rate_limit``: requests per second the bot may make (Discord: 50)
+        before getting a global 429; ``None`` = unlimited.  The window is sliding:
+        at most ``max(1, round(rate))`` accepted requests in any ``that / rate``
+        seconds (one second for whole rates).  Interaction callbacks and
+        interaction-token webhooks are exempt, as on Discord.
+        ``nonce_window``: seconds a nonce is remembered for ``enforce_nonce``.
+        ``max_recorded_requests``: keep only about this many of the newest
+        :class:`RecordedRequest` objects (counters still see every request); for
+        long benchmark runs.  ``None`` keeps all.
+        """
         self.token = token
         self.reject_invalid = reject_invalid
         self.interaction_deadline = interaction_deadline
         self.heartbeat_interval_ms = heartbeat_interval_ms
         self.emit_message_events = emit_message_events
         self.strict_commands = strict_commands
+        self.global_rate_limit = global_rate_limit
+        self.nonce_window = nonce_window
+        self.max_recorded_requests = max_recorded_requests
         self.validator: OpenAPIValidator | None = load_validator() if validate else None
 
         self.new_id = p.Snowflakes()
@@ -264,6 +310,8 @@ class FakeDiscord:
         self.user = self.add_user("cramp-sufferer")
         self.moderator = self.add_user("moderator")
         self.guilds: dict[int, GuildState] = {}
+        self._channel_guild: dict[int, GuildState] = {}  # channel id -> guild, for lookups
+        self._dm_by_id: dict[int, JSON] = {}
         self.guild = self.add_guild("Crampbot Test Guild", owner=self.owner)
         self.moderator_role_id = self.add_role(
             self.guild, "Moderator", p.MANAGE_MESSAGES | p.MANAGE_GUILD | p.KICK_MEMBERS
@@ -279,6 +327,7 @@ class FakeDiscord:
 
         self.dm_channels: dict[int, JSON] = {}
         self.closed_dms: set[int] = set()
+        self.deleted_channels: set[int] = set()
         self.messages: dict[int, list[JSON]] = {}
         self.commands: dict[int | None, list[JSON]] = {}
         self.requests: list[RecordedRequest] = []
@@ -292,6 +341,11 @@ class FakeDiscord:
         self.interactions: dict[str, InteractionRecord] = {}
         self._resumable: dict[str, int] = {}
         self._command_ids: dict[str, int] = {}
+        # (channel id, author id, nonce) -> (loop time created, message); oldest first.
+        self._nonces: OrderedDict[tuple[int, int, str], tuple[float, JSON]] = OrderedDict()
+        self._global_window: deque[float] = deque()
+        self._started_at = time.time()
+        self.reset_counters()
         self._changed = asyncio.Event()
         self._routes = self._build_routes()
         self._runner: web.AppRunner | None = None
@@ -335,14 +389,64 @@ class FakeDiscord:
         return int(role["id"])
 
     def add_text_channel(
-        self, guild: GuildState, name: str, *, overwrites: Sequence[JSON] = ()
+        self,
+        guild: GuildState,
+        name: str,
+        *,
+        overwrites: Sequence[JSON] = (),
+        system: bool | None = None,
     ) -> int:
-        """Add a text channel (optionally with permission overwrites) and return its id."""
+        """Add a text channel (optionally with permission overwrites) and return its id.
+
+        ``system``: make it the guild's ``system_channel_id``; by default a guild's
+        first channel becomes its system channel, as Discord does with ``#general``.
+        Before the client connects this is all it takes; once connected use
+        :meth:`create_text_channel`, which also dispatches CHANNEL_CREATE.
+        """
         channel = p.text_channel_payload(
             self.new_id(), guild.id, name, position=len(guild.channels), overwrites=overwrites
         )
-        guild.channels.append(channel)
-        return int(channel["id"])
+        first = not guild.channels
+        guild.add_channel(channel)
+        channel_id = int(channel["id"])
+        self._channel_guild[channel_id] = guild
+        if system or (system is None and first and guild.system_channel_id is None):
+            guild.system_channel_id = channel_id
+        return channel_id
+
+    def add_bot_guild(self, name: str, *, channels: int = 1) -> GuildState:
+        """A further guild the bot is in (owner, bot role and member, ``channels`` channels)."""
+        guild = self.add_guild(name, owner=self.owner)
+        default_role = self.guild.role(self.bot_role_id)
+        permissions = int(default_role["permissions"]) if default_role else 0
+        role = self.add_role(
+            guild,
+            self.bot_user["username"],
+            permissions,
+            managed=True,
+            bot_id=self.application_id,
+        )
+        self.add_member(guild, self.bot_user, roles=[role])
+        for index in range(channels):
+            self.add_text_channel(guild, "general" if index == 0 else f"channel-{index}")
+        return guild
+
+    def populate(self, *, guilds: int = 1, channels: int = 2) -> None:
+        """Grow the world to ``guilds`` guilds with ``channels`` text channels each.
+
+        The default guild keeps ``#general`` and ``#cramp-help`` and gets
+        ``channel-N`` channels up to ``channels``; further guilds get ``#general``
+        plus ``channel-N``.  Cheap enough for 10,000 channels or 1,000 guilds.
+        """
+        for index in range(len(self.guild.channels), channels):
+            self.add_text_channel(self.guild, f"channel-{index}")
+        for index in range(len(self.guilds), guilds):
+            self.add_bot_guild(f"Guild {index}", channels=channels)
+
+    def text_channel_ids(self, guild: GuildState | None = None) -> list[int]:
+        """Ids of the text channels of ``guild`` (default: every guild), in order."""
+        guilds = [guild] if guild is not None else list(self.guilds.values())
+        return [int(c["id"]) for g in guilds for c in g.channels if c["type"] == p.GUILD_TEXT]
 
     def add_member(self, guild: GuildState, user: JSON, *, roles: Sequence[int] = ()) -> JSON:
         """Make ``user`` a member of ``guild`` with ``roles``."""
@@ -362,36 +466,183 @@ class FakeDiscord:
 
     def find_channel(self, channel_id: int) -> tuple[JSON, GuildState | None] | None:
         """A guild or DM channel by id, with its guild (None for DMs)."""
-        for guild in self.guilds.values():
+        known = self._channel_guild.get(channel_id)
+        if known is not None:
+            channel = known.channel(channel_id)
+            if channel is not None and known.id in self.guilds:
+                return channel, known
+        dm = self._dm_by_id.get(channel_id)
+        if dm is not None:
+            return dm, None
+        for guild in self.guilds.values():  # channels appended to a guild by hand
             channel = guild.channel(channel_id)
             if channel is not None:
+                self._channel_guild[channel_id] = guild
                 return channel, guild
-        for channel in self.dm_channels.values():
-            if int(channel["id"]) == channel_id:
-                return channel, None
         return None
 
     def dm_channel(self, user_id: int) -> JSON:
         """The bot's DM channel with ``user_id`` (created on first use, as Discord does)."""
         if user_id not in self.dm_channels:
-            self.dm_channels[user_id] = p.dm_channel_payload(self.new_id(), self.users[user_id])
+            channel = p.dm_channel_payload(self.new_id(), self.users[user_id])
+            self.dm_channels[user_id] = channel
+            self._dm_by_id[int(channel["id"])] = channel
         return self.dm_channels[user_id]
 
     def channel_messages(self, channel_id: int) -> list[JSON]:
-        """Non-ephemeral messages in a channel, oldest first."""
+        """Non-ephemeral messages in a channel, oldest first (each created message once).
+
+        A create that ``enforce_nonce`` answered with an existing message adds
+        nothing here.  Messages of a deleted channel stay readable for assertions.
+        """
         return self.messages.setdefault(channel_id, [])
+
+    def bot_permissions(self, channel_id: int) -> int:
+        """The bot's computed permissions in a guild channel (what discord.py computes)."""
+        guild = self.guild_channel(channel_id)[1]
+        return guild.permissions_in(self.application_id, channel_id)
+
+    def guild_channel(self, channel_id: int) -> tuple[JSON, GuildState]:
+        """A guild channel and its guild; ``KeyError`` for DMs and unknown/deleted ids."""
+        found = self.find_channel(channel_id)
+        if found is None or found[1] is None:
+            raise KeyError(f"no guild channel {channel_id}")
+        return found[0], found[1]
+
+    # -- world changes at runtime (dispatched to a connected client) --------------------------
+
+    async def create_text_channel(
+        self, guild: GuildState | None, name: str, *, overwrites: Sequence[JSON] = ()
+    ) -> int:
+        """Add a text channel and dispatch CHANNEL_CREATE; returns its id."""
+        guild = guild or self.guild
+        channel_id = self.add_text_channel(guild, name, overwrites=overwrites, system=False)
+        await self._broadcast("CHANNEL_CREATE", guild.channel(channel_id), gw.GUILDS)
+        return channel_id
+
+    async def delete_channel(self, channel_id: int) -> JSON:
+        """Delete a guild channel like Discord: CHANNEL_DELETE, then 404 10003 on it.
+
+        If it was the guild's system channel, ``system_channel_id`` becomes null and a
+        GUILD_UPDATE follows.  Messages already posted stay in :meth:`channel_messages`.
+        """
+        channel, guild = self.guild_channel(channel_id)
+        was_system = guild.system_channel_id == channel_id
+        guild.remove_channel(channel_id)
+        self._channel_guild.pop(channel_id, None)
+        self.deleted_channels.add(channel_id)
+        await self._broadcast("CHANNEL_DELETE", channel, gw.GUILDS)
+        if was_system:
+            await self._broadcast("GUILD_UPDATE", guild.rest_payload(), gw.GUILDS)
+        self._notify()
+        return channel
+
+    async def set_channel_overwrites(self, channel_id: int, overwrites: Sequence[JSON]) -> None:
+        """Replace a channel's permission overwrites and dispatch CHANNEL_UPDATE.
+
+        Build overwrites with :func:`tests.fakediscord.payloads.overwrite`; the bot's
+        role is ``fake.bot_role_id`` (in the default guild), its user id
+        ``fake.application_id``, @everyone's id the guild id.
+        """
+        channel = self.guild_channel(channel_id)[0]
+        channel["permission_overwrites"] = [dict(o) for o in overwrites]
+        await self._broadcast("CHANNEL_UPDATE", channel, gw.GUILDS)
+
+    async def set_bot_overwrite(self, channel_id: int, *, allow: int = 0, deny: int = 0) -> None:
+        """Set (replace) the bot's own member overwrite in a channel; CHANNEL_UPDATE follows.
+
+        ``deny=p.SEND_MESSAGES`` makes sends 403 50013, ``deny=p.VIEW_CHANNEL`` 403
+        50001; ``allow=0, deny=0`` removes the overwrite.
+        """
+        channel = self.guild_channel(channel_id)[0]
+        bot = str(self.application_id)
+        kept = [o for o in channel["permission_overwrites"] if o["id"] != bot]
+        if allow or deny:
+            kept.append(p.overwrite(self.application_id, role=False, allow=allow, deny=deny))
+        await self.set_channel_overwrites(channel_id, kept)
+
+    async def set_system_channel(self, guild: GuildState, channel_id: int | None) -> None:
+        """Change a guild's ``system_channel_id`` and dispatch GUILD_UPDATE."""
+        if channel_id is not None and guild.channel(channel_id) is None:
+            raise KeyError(f"guild {guild.name!r} has no channel {channel_id}")
+        guild.system_channel_id = channel_id
+        await self._broadcast("GUILD_UPDATE", guild.rest_payload(), gw.GUILDS)
+
+    def open_dms(self, user_id: int) -> None:
+        """Undo :meth:`close_dms`."""
+        self.closed_dms.discard(user_id)
+
+    # -- counters and stats --------------------------------------------------------------------
+
+    def reset_counters(self) -> None:
+        """Zero the counters :meth:`stats` reports (messages and requests are kept)."""
+        self.request_count = 0
+        self.status_counts: Counter[int] = Counter()
+        self.rate_limited_count = 0
+        self.global_rate_limited_count = 0
+        self.invalid_request_count = 0
+        self.nonce_duplicate_count = 0
+        self.first_request_at: float | None = None
+        self.last_request_at: float | None = None
+
+    def reset(self) -> None:
+        """Forget messages, recorded requests, nonces and counters (the world stays)."""
+        self.messages.clear()
+        self.requests.clear()
+        self._nonces.clear()
+        self._global_window.clear()
+        self.reset_counters()
+
+    def stats(self) -> JSON:
+        """Counters for a benchmark (also served as JSON at ``GET /_fake/stats``).
+
+        ``invalid_requests`` counts 401, 403 and 429 answers: Discord bans an IP for
+        an hour after 10,000 of those in 10 minutes, so a bot posting to channels it
+        lost access to must stop retrying them.
+        """
+        per_channel = {str(cid): len(msgs) for cid, msgs in self.messages.items() if msgs}
+        return {
+            "requests": self.request_count,
+            "status_counts": {str(k): v for k, v in sorted(self.status_counts.items())},
+            "rate_limited": self.rate_limited_count,
+            "global_rate_limited": self.global_rate_limited_count,
+            "invalid_requests": self.invalid_request_count,
+            "nonce_duplicates": self.nonce_duplicate_count,
+            "messages": sum(per_channel.values()),
+            "channel_messages": per_channel,
+            "channels_with_messages": len(per_channel),
+            "deleted_channels": len(self.deleted_channels),
+            "guilds": len(self.guilds),
+            "channels": sum(len(g.channels) for g in self.guilds.values()),
+            "gateway_connected": self.connected,
+            "identifies": len(self.identifies),
+            "resumes": len(self.resumes),
+            "global_rate_limit": self.global_rate_limit,
+            "first_request_at": self.first_request_at,
+            "last_request_at": self.last_request_at,
+            "uptime": time.time() - self._started_at,
+        }
 
     # -- lifecycle -----------------------------------------------------------------------------
 
-    async def start(self) -> FakeDiscord:
-        """Listen on a free port on 127.0.0.1."""
+    async def start(self, *, port: int = 0) -> FakeDiscord:
+        """Listen on 127.0.0.1 (``port`` 0 = a free port)."""
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_route("*", API_PREFIX + "/{tail:.*}", self._handle_api)
         app.router.add_get("/gateway", self._handle_gateway)
         app.router.add_get("/gateway/", self._handle_gateway)
+        control = CONTROL_PREFIX
+        app.router.add_get(control + "/stats", self._control_stats)
+        app.router.add_post(control + "/reset", self._control_reset)
+        app.router.add_get(control + "/channels/{channel_id}/messages", self._control_messages)
+        app.router.add_post(control + "/channels/{channel_id}/delete", self._control_delete)
+        app.router.add_put(
+            control + "/channels/{channel_id}/bot-overwrite", self._control_bot_overwrite
+        )
+        app.router.add_post(control + "/users/{user_id}/close-dms", self._control_close_dms)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
         return self
@@ -433,6 +684,40 @@ class FakeDiscord:
         """What ``DiscordWebSocket.DEFAULT_GATEWAY`` must be set to (also in /gateway/bot)."""
         return f"ws://127.0.0.1:{self.port}/gateway"
 
+    @property
+    def stats_url(self) -> str:
+        """``GET`` it for :meth:`stats` as JSON (from any process)."""
+        return self.base_url + CONTROL_PREFIX + "/stats"
+
+    def endpoints(self) -> JSON:
+        """Where the fake is and what is in it: the JSON line the standalone mode prints."""
+        return {
+            "api_base": self.api_base,
+            "gateway_url": self.gateway_url,
+            "base_url": self.base_url,
+            "stats_url": self.stats_url,
+            "token": self.token,
+            "application_id": str(self.application_id),
+            "guild_id": str(self.guild_id),
+            "channel_id": str(self.channel_id),
+            "user_id": str(self.user_id),
+            "moderator_id": self.moderator["id"],
+            "bot_role_id": str(self.bot_role_id),
+            "guild_ids": [str(g) for g in self.guilds],
+            "channel_ids": [str(c) for c in self.text_channel_ids()],
+            "guilds": [
+                {
+                    "id": str(g.id),
+                    "system_channel_id": (
+                        str(g.system_channel_id) if g.system_channel_id is not None else None
+                    ),
+                    "channel_ids": [str(c) for c in self.text_channel_ids(g)],
+                }
+                for g in self.guilds.values()
+            ],
+            "global_rate_limit": self.global_rate_limit,
+        }
+
     def env(self) -> dict[str, str]:
         """Environment variables for a bot configured from the environment."""
         return {
@@ -440,6 +725,45 @@ class FakeDiscord:
             "DISCORD_API_BASE": self.api_base,
             "DISCORD_GATEWAY_URL": self.gateway_url,
         }
+
+    # -- control endpoints (for a benchmark driving the fake in another process) ---------------
+
+    async def _control_stats(self, request: web.Request) -> web.Response:
+        return web.json_response(self.stats())
+
+    async def _control_reset(self, request: web.Request) -> web.Response:
+        """``POST /_fake/reset``: forget messages and requests, zero the counters."""
+        self.reset()
+        return web.json_response(self.stats())
+
+    async def _control_messages(self, request: web.Request) -> web.Response:
+        """``GET /_fake/channels/{id}/messages``: what the fake stored, oldest first."""
+        return web.json_response(self.channel_messages(int(request.match_info["channel_id"])))
+
+    async def _control_delete(self, request: web.Request) -> web.Response:
+        """``POST /_fake/channels/{id}/delete``: :meth:`delete_channel`."""
+        try:
+            channel = await self.delete_channel(int(request.match_info["channel_id"]))
+        except (KeyError, ValueError):
+            return web.json_response({"message": "no such guild channel"}, status=404)
+        return web.json_response(channel)
+
+    async def _control_bot_overwrite(self, request: web.Request) -> web.Response:
+        """``PUT /_fake/channels/{id}/bot-overwrite`` ``{"allow": int, "deny": int}``."""
+        body = await request.json() if request.can_read_body else {}
+        channel_id = int(request.match_info["channel_id"])
+        try:
+            await self.set_bot_overwrite(
+                channel_id, allow=int(body.get("allow", 0)), deny=int(body.get("deny", 0))
+            )
+        except (KeyError, ValueError):
+            return web.json_response({"message": "no such guild channel"}, status=404)
+        return web.json_response({"permissions": str(self.bot_permissions(channel_id))})
+
+    async def _control_close_dms(self, request: web.Request) -> web.Response:
+        """``POST /_fake/users/{id}/close-dms``: :meth:`close_dms`."""
+        self.close_dms(int(request.match_info["user_id"]))
+        return web.json_response({"closed_dms": sorted(str(u) for u in self.closed_dms)})
 
     # -- faults --------------------------------------------------------------------------------
 
@@ -781,15 +1105,18 @@ class FakeDiscord:
             chunk["nonce"] = data["nonce"]
         await session.dispatch("GUILD_MEMBERS_CHUNK", chunk)
 
-    async def _emit(self, event: str, data: JSON, *, guild_id: int | None) -> None:
-        """Send a message event like Discord would, if a client with the intent listens."""
-        if not self.emit_message_events:
-            return
-        intent = gw.GUILD_MESSAGES if guild_id else gw.DIRECT_MESSAGES
+    async def _broadcast(self, event: str, data: Any, intent: int) -> None:
+        """Dispatch ``event`` to every identified client that asked for ``intent``."""
         for session in list(self.sessions):
             if session.identified and not session.ws.closed and session.has_intent(intent):
                 with contextlib.suppress(ConnectionResetError):
                     await session.dispatch(event, data)
+
+    async def _emit(self, event: str, data: JSON, *, guild_id: int | None) -> None:
+        """Send a message event like Discord would, if a client with the intent listens."""
+        if not self.emit_message_events:
+            return
+        await self._broadcast(event, data, gw.GUILD_MESSAGES if guild_id else gw.DIRECT_MESSAGES)
 
     async def _emit_message(self, event: str, message: JSON) -> None:
         if int(message.get("flags") or 0) & p.EPHEMERAL:
@@ -1027,6 +1354,7 @@ class FakeDiscord:
             ),
             ("POST", hook, self._followup, True),
             ("GET", channel, self._get_channel, False),
+            ("DELETE", channel, self._delete_channel, False),
             ("GET", channel + "/messages", self._list_messages, False),
             ("POST", channel + "/messages", self._create_message, False),
             ("GET", channel + "/messages/{message_id}", self._get_message, False),
@@ -1108,7 +1436,7 @@ class FakeDiscord:
             files=files,
             received_at=asyncio.get_running_loop().time(),
         )
-        self.requests.append(record)
+        self._keep(record)
         try:
             record.validation_errors = self._problems(request.method, path, body, record)
         except Exception as exc:  # a bug in the fake: report it, still answer the request
@@ -1121,6 +1449,7 @@ class FakeDiscord:
             self._crash(record, "answering", exc)
             reply = error(503, 0, f"fake discord crashed: {exc!r}")
         record.status, record.response = reply.status, reply.body
+        self._count(record, reply)
         if self.validator is not None and record.handled and not record.injected:
             record.response_errors += self.validator.validate_response(
                 request.method, path, reply.status, reply.body
@@ -1132,10 +1461,49 @@ class FakeDiscord:
         await response.write_eof()
         record.completed = True
         self._notify()
-        for interaction in self.interactions.values():
-            if record in interaction.requests:
-                interaction._notify()
+        if record.interaction is not None:
+            record.interaction._notify()
         return response
+
+    def _keep(self, record: RecordedRequest) -> None:
+        """Record a request, trimming the oldest beyond ``max_recorded_requests``."""
+        self.requests.append(record)
+        cap = self.max_recorded_requests
+        if cap is not None and len(self.requests) > 2 * cap:
+            del self.requests[: len(self.requests) - cap]
+
+    def _count(self, record: RecordedRequest, reply: Reply) -> None:
+        now = time.time()
+        self.request_count += 1
+        if self.first_request_at is None:
+            self.first_request_at = now
+        self.last_request_at = now
+        self.status_counts[reply.status] += 1
+        if reply.status == 429:
+            self.rate_limited_count += 1
+            self.global_rate_limited_count += record.global_limited
+        shared = reply.headers.get("X-RateLimit-Scope") == "shared"
+        if reply.status in (401, 403) or (reply.status == 429 and not shared):
+            self.invalid_request_count += 1
+
+    def _take_global_slot(self) -> float | None:
+        """Admit one request under the global limit, or say how long until one would be.
+
+        Sliding window: at most ``capacity`` admitted requests in any ``window`` seconds.
+        """
+        rate = self.global_rate_limit
+        if rate is None or rate <= 0:
+            return None
+        capacity = max(1, round(rate))
+        window = capacity / rate
+        now = asyncio.get_running_loop().time()
+        admitted = self._global_window
+        while admitted and now - admitted[0] >= window:
+            admitted.popleft()
+        if len(admitted) < capacity:
+            admitted.append(now)
+            return None
+        return max(0.001, admitted[0] + window - now)
 
     async def _answer(
         self, request: web.Request, record: RecordedRequest, body: Any, files: list[RecordedFile]
@@ -1144,6 +1512,13 @@ class FakeDiscord:
         public = route.public if route else False
         if not public and request.headers.get("Authorization") != f"Bot {self.token}":
             return error(401)
+        # Interaction callbacks and interaction-token webhooks (the public routes) are
+        # not bound by the bot's global rate limit on Discord either.
+        if not public and self.global_rate_limit is not None:
+            retry_after = self._take_global_slot()
+            if retry_after is not None:
+                record.global_limited = True
+                return global_rate_limited(retry_after)
         for fault in self.faults:
             if fault.take(request.method, record.path):
                 record.injected = True
@@ -1391,6 +1766,7 @@ class FakeDiscord:
         now = asyncio.get_running_loop().time()
         body: JSON = dict(call.body) if isinstance(call.body, Mapping) else {}
         record.requests.append(call.record)
+        call.record.interaction = record
         record.callback_attempts.append(body)
         if record.callback_at is None:
             record.callback_at = now
@@ -1498,6 +1874,7 @@ class FakeDiscord:
         if record is None or call.int_param("webhook_id") != self.application_id:
             return error(404, UNKNOWN_WEBHOOK, "Unknown Webhook")
         record.requests.append(call.record)
+        call.record.interaction = record
         if not record.acknowledged:
             return error(404, UNKNOWN_WEBHOOK, "Unknown Webhook")
         return record
@@ -1568,14 +1945,47 @@ class FakeDiscord:
         found = self.find_channel(call.int_param("channel_id"))
         return found if found is not None else error(404, UNKNOWN_CHANNEL, "Unknown Channel")
 
-    async def _get_channel(self, call: Call) -> Reply:
-        found = self._channel_or_error(call)
-        return found if isinstance(found, Reply) else Reply(body=found[0])
+    def _denied(self, channel: JSON, guild: GuildState | None, needed: int = 0) -> Reply | None:
+        """The bot's channel permissions: 50001 without VIEW_CHANNEL, 50013 without ``needed``."""
+        if guild is None:
+            return None
+        perms = guild.permissions_in(self.application_id, int(channel["id"]))
+        if not perms & p.VIEW_CHANNEL:
+            return error(403, MISSING_ACCESS, "Missing Access")
+        if needed & ~perms:
+            return error(403, MISSING_PERMISSIONS, "Missing Permissions")
+        return None
 
-    async def _list_messages(self, call: Call) -> Reply:
+    def _visible_channel(
+        self, call: Call, needed: int = 0
+    ) -> tuple[JSON, GuildState | None] | Reply:
+        """The path's channel if it exists and the bot may see it (and has ``needed``)."""
         found = self._channel_or_error(call)
         if isinstance(found, Reply):
             return found
+        denied = self._denied(*found, needed)
+        return denied if denied is not None else found
+
+    async def _get_channel(self, call: Call) -> Reply:
+        found = self._visible_channel(call)
+        return found if isinstance(found, Reply) else Reply(body=found[0])
+
+    async def _delete_channel(self, call: Call) -> Reply:
+        found = self._visible_channel(call, p.MANAGE_CHANNELS)
+        if isinstance(found, Reply):
+            return found
+        if found[1] is None:
+            return error(403, MISSING_PERMISSIONS, "Missing Permissions")  # bots cannot close DMs
+        return Reply(body=await self.delete_channel(int(found[0]["id"])))
+
+    async def _list_messages(self, call: Call) -> Reply:
+        found = self._visible_channel(call)
+        if isinstance(found, Reply):
+            return found
+        channel, guild = found
+        perms = guild.permissions_in(self.application_id, int(channel["id"])) if guild else ~0
+        if not perms & p.READ_MESSAGE_HISTORY:
+            return Reply(body=[])  # Discord answers an empty history, not an error
         limit = int(call.query.get("limit", "50"))
         newest_first = list(reversed(self.channel_messages(call.int_param("channel_id"))))
         return Reply(body=newest_first[:limit])
@@ -1587,15 +1997,43 @@ class FakeDiscord:
         channel, guild = found
         if guild is None and int(channel["recipients"][0]["id"]) in self.closed_dms:
             return error(403, CANNOT_DM_USER, "Cannot send messages to this user")
+        denied = self._denied(channel, guild, p.SEND_MESSAGES | (p.ATTACH_FILES * bool(call.files)))
+        if denied is not None:
+            return denied
         body: JSON = dict(call.body) if isinstance(call.body, Mapping) else {}
         if _is_empty_message(body, call.files) and not body.get("sticker_ids"):
             return error(400, EMPTY_MESSAGE, "Cannot send an empty message")
+        bad_nonce = _nonce_error(body.get("nonce"))
+        if bad_nonce is not None:
+            return bad_nonce
         channel_id = int(channel["id"])
+        now = asyncio.get_running_loop().time()
+        nonce_key = None
+        if body.get("nonce") is not None:
+            nonce_key = (channel_id, self.application_id, str(body["nonce"]))
+            existing = self._recent_nonce(nonce_key, now)
+            if existing is not None and body.get("enforce_nonce"):
+                call.record.deduplicated = True
+                self.nonce_duplicate_count += 1
+                return Reply(body=existing)
+        perms = guild.permissions_in(self.application_id, channel_id) if guild else ~0
+        embeds = body.get("embeds") or []
+        if embeds and not perms & p.EMBED_LINKS:
+            # Discord hides a bot's embeds without EMBED_LINKS; embed-only messages are refused.
+            embeds = []
+            if _is_empty_message({**body, "embeds": []}, call.files):
+                return error(403, MISSING_PERMISSIONS, "Missing Permissions")
         extra: JSON = {}
         if body.get("nonce") is not None:
             extra["nonce"] = body["nonce"]
         reference = body.get("message_reference")
         if isinstance(reference, Mapping) and reference.get("message_id"):
+            if not perms & p.READ_MESSAGE_HISTORY:
+                return error(
+                    400,
+                    CANNOT_REPLY_WITHOUT_HISTORY,
+                    "Cannot reply without permission to read message history",
+                )
             ref_channel = int(reference.get("channel_id") or channel_id)
             extra["message_reference"] = {
                 "type": 0,
@@ -1612,7 +2050,7 @@ class FakeDiscord:
             channel_id,
             self.bot_user,
             content=str(body.get("content") or ""),
-            embeds=body.get("embeds") or [],
+            embeds=embeds,
             components=body.get("components") or [],
             attachments=self._attachments(call.files),
             flags=int(body.get("flags") or 0),
@@ -1621,39 +2059,79 @@ class FakeDiscord:
         )
         message["type"] = extra.get("type", 0)
         self.channel_messages(channel_id).append(message)
+        if nonce_key is not None and nonce_key not in self._nonces:
+            self._nonces[nonce_key] = (now, message)  # the first message keeps the nonce
         await self._emit_message("MESSAGE_CREATE", message)
         return Reply(body=message)
+
+    def _recent_nonce(self, key: tuple[int, int, str], now: float) -> JSON | None:
+        """The message created with this nonce within ``nonce_window`` (and not deleted)."""
+        while self._nonces:
+            oldest, (created, _) = next(iter(self._nonces.items()))
+            if now - created < self.nonce_window:
+                break
+            del self._nonces[oldest]
+        entry = self._nonces.get(key)
+        return entry[1] if entry is not None else None
 
     def _find_message(self, channel_id: int, message_id: int) -> JSON | None:
         wanted = str(message_id)
         return next((m for m in self.messages.get(channel_id, []) if m["id"] == wanted), None)
 
     def _forget_message(self, message: JSON) -> None:
-        messages = self.messages.get(int(message["channel_id"]), [])
+        channel_id = int(message["channel_id"])
+        messages = self.messages.get(channel_id, [])
         if message in messages:
             messages.remove(message)
+        if message.get("nonce") is not None:
+            key = (channel_id, int(message["author"]["id"]), str(message["nonce"]))
+            entry = self._nonces.get(key)
+            if entry is not None and entry[1] is message:
+                del self._nonces[key]
 
-    async def _get_message(self, call: Call) -> Reply:
-        message = self._find_message(call.int_param("channel_id"), call.int_param("message_id"))
-        return Reply(body=message) if message else error(404, UNKNOWN_MESSAGE, "Unknown Message")
-
-    async def _edit_message(self, call: Call) -> Reply:
+    def _channel_message(
+        self, call: Call, needed: int = 0
+    ) -> tuple[JSON, GuildState | None, JSON] | Reply:
+        """The path's channel, guild and message, after the channel checks Discord makes first."""
+        found = self._visible_channel(call, needed)
+        if isinstance(found, Reply):
+            return found
         message = self._find_message(call.int_param("channel_id"), call.int_param("message_id"))
         if message is None:
             return error(404, UNKNOWN_MESSAGE, "Unknown Message")
+        return found[0], found[1], message
+
+    async def _get_message(self, call: Call) -> Reply:
+        found = self._channel_message(call, p.READ_MESSAGE_HISTORY)
+        return found if isinstance(found, Reply) else Reply(body=found[2])
+
+    async def _edit_message(self, call: Call) -> Reply:
+        found = self._channel_message(call)
+        if isinstance(found, Reply):
+            return found
+        message = found[2]
+        if message["author"]["id"] != self.bot_user["id"]:
+            return error(
+                403, CANNOT_EDIT_OTHERS_MESSAGE, "Cannot edit a message authored by another user"
+            )
         self._apply_edit(message, dict(call.body or {}), call.files)
         await self._emit_message("MESSAGE_UPDATE", message)
         return Reply(body=message)
 
     async def _delete_message(self, call: Call) -> Reply:
-        message = self._find_message(call.int_param("channel_id"), call.int_param("message_id"))
-        if message is None:
-            return error(404, UNKNOWN_MESSAGE, "Unknown Message")
+        found = self._channel_message(call)
+        if isinstance(found, Reply):
+            return found
+        channel, guild, message = found
+        if message["author"]["id"] != self.bot_user["id"]:
+            denied = self._denied(channel, guild, p.MANAGE_MESSAGES)
+            if denied is not None:
+                return denied
         self._forget_message(message)
         return Reply(204)
 
     async def _typing(self, call: Call) -> Reply:
-        found = self._channel_or_error(call)
+        found = self._visible_channel(call, p.SEND_MESSAGES)
         return found if isinstance(found, Reply) else Reply(204)
 
     def _attachments(self, files: list[RecordedFile]) -> list[JSON]:
@@ -1719,9 +2197,46 @@ class FakeDiscord:
         return Reply(body=member) if member else error(404, UNKNOWN_MEMBER, "Unknown Member")
 
 
+def global_rate_limited(retry_after: float) -> Reply:
+    """Discord's answer beyond the global limit: ``global: true``, scope ``global``.
+
+    No per-route bucket headers (it is not a route limit); ``Via`` is added for every
+    response, which discord.py requires before it trusts a 429 body.  ``retry_after``
+    is rounded *up* to the millisecond so a client that waits exactly that long fits.
+    """
+    retry = math.ceil(retry_after * 1000) / 1000
+    body = {
+        "message": "You are being rate limited.",
+        "retry_after": retry,
+        "global": True,
+        "code": 0,
+    }
+    headers = {
+        "Retry-After": str(max(1, math.ceil(retry))),
+        "X-RateLimit-Global": "true",
+        "X-RateLimit-Scope": "global",
+    }
+    return Reply(429, body, headers)
+
+
 def _bucket(method: str, path: str) -> str:
     """A stable fake bucket hash per route, like Discord's opaque X-RateLimit-Bucket."""
     return hashlib.sha1(f"{method} {path}".encode(), usedforsecurity=False).hexdigest()[:32]
+
+
+def _nonce_error(nonce: Any) -> Reply | None:
+    """Discord's nonce rules: an int64 or a string of at most 25 characters."""
+    if nonce is None:
+        return None
+    if isinstance(nonce, str) and len(nonce) <= MAX_NONCE_LENGTH:
+        return None
+    if isinstance(nonce, int) and not isinstance(nonce, bool) and -(2**63) <= nonce < 2**63:
+        return None
+    if isinstance(nonce, str):
+        problem = {"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 25 or fewer in length."}
+    else:
+        problem = {"code": "NONCE_TYPE_INVALID", "message": "Nonce must be an integer or string."}
+    return error(400, INVALID_FORM_BODY, errors={"nonce": {"_errors": [problem]}})
 
 
 def _is_empty_message(body: Mapping[str, Any], files: Sequence[RecordedFile]) -> bool:
