@@ -21,6 +21,9 @@ check: lint test
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.search
 	$(BIN)/python -m bench.build
+	$(BIN)/python -m bench.interactions
+	$(BIN)/python -m bench.daily_due
+	$(BIN)/python -m bench.daily_fanout
 
 # Re-pin every dependency with hashes (needs uv: `pip install uv`).
 lock:

@@ -11,10 +11,10 @@ class RateLimiter:
 
     A token bucket: cheap, fair in arrival order (one lock), and it sleeps instead of spinning.
     Any one-second window sees at most `rate + burst` acquisitions, so a small burst keeps a
-    45-per-second budget under a 50-per-second limit.
+    47-per-second budget under a 50-per-second limit.
     """
 
-    def __init__(self, rate: float, burst: int = 5) -> None:
+    def __init__(self, rate: float, burst: int = 3) -> None:
         if rate <= 0 or burst < 1:
             raise ValueError("rate must be positive and burst at least 1")
         self.rate = rate

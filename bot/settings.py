@@ -27,7 +27,7 @@ class BotSettings(KnowledgeSettings):
     )
     daily_concurrency: int = Field(default=16, ge=1, le=256, alias="CRAMPBOT_DAILY_CONCURRENCY")
     # Discord allows 50 requests per second per bot in all; the rest is left for everything else.
-    daily_rate_per_second: float = Field(default=45.0, gt=0, le=50, alias="CRAMPBOT_DAILY_RATE")
+    daily_rate_per_second: float = Field(default=47.0, gt=0, le=50, alias="CRAMPBOT_DAILY_RATE")
     # How long a claimed post stays with the process that claimed it before another may resume
     # it (after a crash). Short enough to recover quickly, long enough to cover a slow send.
     daily_lease_seconds: float = Field(
