@@ -293,3 +293,19 @@ async def test_two_processes_sharing_the_database_post_each_tip_once(
         await first.close()
         await second.close()
     assert [len(fake_discord.channel_messages(c)) for c in channels] == [1] * 30
+
+
+async def test_a_deleted_channel_pauses_its_subscription(
+    fake_discord: FakeDiscord, knowledge: Knowledge
+) -> None:
+    doomed = fake_discord.add_text_channel(fake_discord.guild, "doomed")
+    await subscribe(knowledge, fake_discord, doomed, DailyKind.HYDRATION)
+    async with crampbot(fake_discord, knowledge):
+        await fake_discord.delete_channel(doomed)
+        await make_due(knowledge, doomed, ago=timedelta(seconds=30))
+        store = DailyStore(knowledge.db, knowledge.store)
+        async with asyncio.timeout(70):
+            while not (sub := await store.by_channel(doomed)) or not sub.paused:
+                await asyncio.sleep(0.1)
+    assert sub.pause_reason == "the channel was deleted or I can no longer see it"
+    assert fake_discord.channel_messages(doomed) == []
