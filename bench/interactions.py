@@ -53,8 +53,9 @@ class MinimalBot(discord.Client):
             await interaction.response.send_message("pong")
 
 
-async def measure(fake: FakeDiscord, client: discord.Client, tree: Any, mix: list[Payload],
-                  count: int) -> list[float]:
+async def measure(
+    fake: FakeDiscord, client: discord.Client, tree: Any, mix: list[Payload], count: int
+) -> list[float]:
     samples: list[float] = []
     async with running_client(client, fake):
         guild = discord.Object(fake.guild_id)
