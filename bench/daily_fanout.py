@@ -107,6 +107,7 @@ async def main(due: int, total: int, rate_limit: float) -> None:
                 "DISCORD_GATEWAY_URL": fake.gateway_url,
                 "CRAMPBOT_DB": str(db),
                 "CRAMPBOT_LOG_LEVEL": "WARNING",
+                "CRAMPBOT_API_PORT": "0",
             }
             bot = await asyncio.create_subprocess_exec(
                 str(CRAMPBOT), "run", env=env, stderr=asyncio.subprocess.DEVNULL

@@ -444,6 +444,18 @@ async def render_every_answer(knowledge: Knowledge) -> list[RenderProblem]:
     return problems
 
 
+async def render_problems_for(item: Topic | Tip) -> list[str]:
+    """What rendering one topic or tip would cut (empty when it fits), for API writes."""
+    if isinstance(item, Tip):
+        return list(Answer.fitted([tip_embed(item)]).fit.shortened)
+    order = MASSAGE_ORDER if item.kind is TopicKind.MASSAGE else CRAMP_ORDER
+    cuts = [
+        *Answer.fitted([topic_embed(item, order)]).fit.shortened,
+        *Answer.fitted([topic_embed(item, ASK_ORDER)]).fit.shortened,
+    ]
+    return [f"does not fit a Discord embed: {cut}" for cut in dict.fromkeys(cuts)]
+
+
 T = TypeVar("T")
 
 

@@ -15,14 +15,17 @@ import tempfile
 import textwrap
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from bot.failures import BotError, PreviewError
+from bot.failures import PreviewError
 from bot.logs import configure as configure_logging
 from bot.settings import BotSettings
 from knowledge.checks import SHIPPED_POLICY
-from knowledge.db import DatabaseError
+
+if TYPE_CHECKING:
+    from knowledge.api.settings import ApiSettings
 from knowledge.runtime import ContentError, Knowledge, check_seeds
 
 log = logging.getLogger("crampbot")
@@ -128,19 +131,55 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return asyncio.run(_with_knowledge(settings, job))
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _api_settings(args: argparse.Namespace) -> ApiSettings:
+    from knowledge.api.settings import ApiSettings  # noqa: PLC0415 - loads FastAPI's stack
+
+    overrides: dict[str, object] = {}
+    if getattr(args, "host", None):
+        overrides["CRAMPBOT_API_HOST"] = args.host
+    if getattr(args, "port", None) is not None:
+        overrides["CRAMPBOT_API_PORT"] = args.port
+    return ApiSettings(**overrides)  # type: ignore[arg-type]
+
+
+def _serve(args: argparse.Namespace, *, with_bot: bool) -> int:
     settings = _settings(args)
-    from bot.main import SETUP_HINT, run_bot  # noqa: PLC0415 - `kb` commands skip discord.py
+    api_settings = _api_settings(args)
+    from bot.main import serve  # noqa: PLC0415 - `kb` commands skip discord.py
 
     async def job(knowledge: Knowledge) -> int:
         report = await knowledge.ensure_built(settings.seeds)
         if report is None:
             log.info("knowledge store ready at %s", settings.db)
-        if settings.token() is None:
-            log.warning(SETUP_HINT)
-            return EXIT_OK
-        await run_bot(knowledge, settings, sync=args.sync)
+        await serve(
+            knowledge, settings, api_settings, with_bot=with_bot, sync=getattr(args, "sync", False)
+        )
         log.info("stopped")
+        return EXIT_OK
+
+    return asyncio.run(_with_knowledge(settings, job))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _serve(args, with_bot=True)
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    return _serve(args, with_bot=False)
+
+
+def cmd_kb_export(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+
+    from knowledge.export import export_seeds  # noqa: PLC0415
+
+    async def job(knowledge: Knowledge) -> int:
+        await knowledge.ensure_built(settings.seeds)
+        report = await export_seeds(knowledge.store, Path(args.directory), replace=args.replace)
+        print(
+            f"exported {report.topics} topics, {report.stretches} stretches, {report.tips} tips "
+            f"({report.from_api} made through the API) to {report.directory}"
+        )
         return EXIT_OK
 
     return asyncio.run(_with_knowledge(settings, job))
@@ -201,7 +240,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", parents=[common], help="build the store if needed and start")
     run.add_argument("--sync", action="store_true", help="register slash commands globally first")
+    run.add_argument(
+        "--host", help="content API address (default: $CRAMPBOT_API_HOST or 127.0.0.1)"
+    )
+    run.add_argument(
+        "--port", type=int, help="content API port (default: $CRAMPBOT_API_PORT or 8080)"
+    )
     run.set_defaults(handler=cmd_run)
+
+    api = commands.add_parser("api", parents=[common], help="serve the content API alone")
+    api.add_argument(
+        "--host", help="address to listen on (default: $CRAMPBOT_API_HOST or 127.0.0.1)"
+    )
+    api.add_argument("--port", type=int, help="port (default: $CRAMPBOT_API_PORT or 8080)")
+    api.set_defaults(handler=cmd_api)
 
     sync = commands.add_parser("sync", parents=[common], help="register the slash commands")
     sync.add_argument("--guild", type=int, help="one server's id (instant; for development)")
@@ -229,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     kb_check.set_defaults(handler=cmd_kb_check)
     kb_build = kb_commands.add_parser("build", parents=[common], help="load the seeds into SQLite")
     kb_build.set_defaults(handler=cmd_kb_build)
+    kb_export = kb_commands.add_parser(
+        "export", parents=[common], help="write all content (seeds and API-made) as seed files"
+    )
+    kb_export.add_argument("directory", help="a new or empty folder")
+    kb_export.add_argument("--replace", action="store_true", help="replace seed files there")
+    kb_export.set_defaults(handler=cmd_kb_export)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -244,6 +302,16 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--limit", type=int, default=5, choices=range(1, 6), metavar="1-5")
     ask.set_defaults(handler=cmd_ask)
     return parser
+
+
+# Failures with a message meant for the operator; anything else is a bug and keeps its traceback.
+# Matched by name so that `kb` commands need not import the API or Discord modules.
+EXPECTED_ERRORS = frozenset({"DatabaseError", "BotError", "ApiServerError", "ExportError"})
+
+
+def _expected(exc: BaseException) -> bool:
+    kind = type(exc)
+    return kind.__name__ in EXPECTED_ERRORS and kind.__module__.startswith(("knowledge.", "bot."))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -263,7 +331,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_problems(exc.problems)
         print("Fix the content, then run `crampbot kb build` again.", file=sys.stderr)
         return EXIT_FAILED
-    except (DatabaseError, BotError) as exc:
+    except RuntimeError as exc:
+        if not _expected(exc):
+            raise
         print(f"crampbot: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except PreviewError as exc:

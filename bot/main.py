@@ -8,13 +8,18 @@ import binascii
 import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import discord
 
+from bot import answers
 from bot.client import CrampBot, point_at_discord
 from bot.failures import BotError
 from bot.settings import BotSettings
+from knowledge.api.server import serve_api
+from knowledge.api.settings import ApiSettings
+from knowledge.models import Tip, Topic
 from knowledge.runtime import Knowledge
 
 log = logging.getLogger("crampbot.bot")
@@ -90,35 +95,87 @@ async def sync_commands(
     return [command.name for command in synced]
 
 
-async def run_bot(knowledge: Knowledge, settings: BotSettings, *, sync: bool = False) -> None:
-    """Connect and serve until SIGTERM or Ctrl-C, then close cleanly."""
+async def run_bot(
+    knowledge: Knowledge, settings: BotSettings, stop: asyncio.Event, *, sync: bool = False
+) -> None:
+    """Connect and serve until `stop` is set (or the connection fails), then close cleanly."""
     token = _require_token(settings)
     point_at_discord(settings)
-    stop = asyncio.Event()
+    async with CrampBot(knowledge, settings) as bot:
+        await _login(bot, token)
+        if sync:
+            synced = await bot.tree.sync()
+            log.info("synced %d slash commands globally", len(synced))
+        connection = asyncio.create_task(bot.connect(reconnect=True), name="gateway")
+        stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+        await asyncio.wait({connection, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            log.info("shutting down: closing the Discord connection")
+        await bot.close()
+        stopping.cancel()
+        if connection.done() and not connection.cancelled() and connection.exception():
+            raise BotError(f"the Discord connection failed: {connection.exception()}")
+        with contextlib.suppress(asyncio.CancelledError):
+            await connection
+
+
+async def render_check(item: Topic | Tip) -> list[str]:
+    """The bot's embed rule for content written through the API: nothing may be cut."""
+    return await answers.render_problems_for(item)
+
+
+@contextlib.contextmanager
+def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    """SIGTERM and Ctrl-C set `stop`, so every part of crampbot can close cleanly."""
     loop = asyncio.get_running_loop()
+    installed = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
+            installed.append(signum)
     try:
-        async with CrampBot(knowledge, settings) as bot:
-            await _login(bot, token)
-            if sync:
-                synced = await bot.tree.sync()
-                log.info("synced %d slash commands globally", len(synced))
-            connection = asyncio.create_task(bot.connect(reconnect=True), name="gateway")
-            stopping = asyncio.create_task(stop.wait(), name="stop-signal")
-            done, _ = await asyncio.wait(
-                {connection, stopping}, return_when=asyncio.FIRST_COMPLETED
-            )
-            if stopping in done:
-                log.info("shutting down: closing the Discord connection")
-            await bot.close()
-            stopping.cancel()
-            if connection.done() and not connection.cancelled() and connection.exception():
-                raise BotError(f"the Discord connection failed: {connection.exception()}")
-            with contextlib.suppress(asyncio.CancelledError):
-                await connection
+        yield
     finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.remove_signal_handler(signum)
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+
+async def serve(
+    knowledge: Knowledge,
+    settings: BotSettings,
+    api_settings: ApiSettings,
+    *,
+    with_bot: bool = True,
+    sync: bool = False,
+) -> None:
+    """`crampbot run` (and `crampbot api`): the content API and, with a token, the bot, in one
+    event loop, until SIGTERM or Ctrl-C. Without a token it says so and serves the API alone."""
+    stop = asyncio.Event()
+    with stop_on_signals(stop):
+        api_ready = asyncio.Event()
+        jobs = {
+            asyncio.create_task(
+                serve_api(knowledge, api_settings, ready=api_ready, extra_check=render_check),
+                name="api",
+            )
+        }
+        if with_bot and settings.token() is not None:
+            jobs.add(asyncio.create_task(run_bot(knowledge, settings, stop, sync=sync), name="bot"))
+        elif with_bot:
+            log.warning("%s Serving the content API only.", SETUP_HINT)
+        stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+        ready = asyncio.create_task(api_ready.wait(), name="api-ready")
+        done, _ = await asyncio.wait({*jobs, stopping, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if ready in done:
+            log.info("content API listening on http://%s:%s", api_settings.host, api_settings.port)
+            done, _ = await asyncio.wait({*jobs, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        for job in jobs:
+            if job.get_name() == "api":
+                job.cancel()
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+        for task in (stopping, ready):
+            task.cancel()
+        for result in results:
+            if isinstance(result, Exception):
+                raise result

@@ -86,7 +86,7 @@ def test_application_id_is_read_from_a_token() -> None:
 
 
 async def test_sync_registers_commands_in_a_guild(fake_discord: FakeDiscord, db_copy: Path) -> None:
-    env = {**fake_discord.env(), "CRAMPBOT_DB": str(db_copy)}
+    env = {**fake_discord.env(), "CRAMPBOT_DB": str(db_copy), "CRAMPBOT_API_PORT": "0"}
     code, out, err = await run_cli("sync", "--guild", str(fake_discord.guild_id), env=env)
     assert code == 0, err
     assert "registered 8 commands for guild" in out
@@ -108,7 +108,12 @@ async def test_a_wrong_token_is_one_line(fake_discord: FakeDiscord, db_copy: Pat
 async def test_run_connects_and_stops_cleanly_on_sigterm(
     fake_discord: FakeDiscord, db_copy: Path
 ) -> None:
-    env = {**os.environ, **fake_discord.env(), "CRAMPBOT_DB": str(db_copy)}
+    env = {
+        **os.environ,
+        **fake_discord.env(),
+        "CRAMPBOT_DB": str(db_copy),
+        "CRAMPBOT_API_PORT": "0",
+    }
     process = await asyncio.create_subprocess_exec(
         str(CRAMPBOT), "run", env=env, stderr=asyncio.subprocess.PIPE
     )

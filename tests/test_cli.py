@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -86,13 +90,59 @@ def test_kb_build_then_ask_in_a_fresh_process(tmp_path: Path) -> None:
     assert json.loads(asked.stdout)["results"][0]["slug"] == "calf-cramp"
 
 
-def test_run_without_a_token_builds_the_store_and_explains(tmp_path: Path) -> None:
-    env = {"CRAMPBOT_DB": str(tmp_path / "data" / "crampbot.db"), "DISCORD_TOKEN": ""}
-    result = run_cli("run", env=env, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    assert "DISCORD_TOKEN is not set" in result.stderr
+def test_run_without_a_token_builds_the_store_explains_and_serves_the_api(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "CRAMPBOT_DB": str(tmp_path / "data" / "crampbot.db"),
+        "DISCORD_TOKEN": "",
+        "CRAMPBOT_API_PORT": str(port),
+    }
+    process = subprocess.Popen(
+        [str(CRAMPBOT), "run"], env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        health = wait_for_health(port)
+        assert health["status"] == "ok"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+    assert "DISCORD_TOKEN is not set" in err and "Serving the content API only" in err
     assert (tmp_path / "data" / "crampbot.db").exists()
+
+
+def test_api_command_reports_a_taken_port_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "api", "--port", str(port), env={"CRAMPBOT_DB": str(tmp_path / "c.db")}, cwd=tmp_path
+        )
+    assert result.returncode == 1
+    assert "cannot listen on 127.0.0.1" in result.stderr and "Traceback" not in result.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_health(port: int) -> dict[str, object]:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as reply:
+                return dict(json.loads(reply.read()))
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def test_unreadable_database_is_one_clear_line(tmp_path: Path) -> None:

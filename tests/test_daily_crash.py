@@ -27,6 +27,7 @@ def start_bot(fake: FakeDiscord, db: Path) -> asyncio.Future[asyncio.subprocess.
         "CRAMPBOT_DB": str(db),
         "CRAMPBOT_DAILY_RATE": "15",  # slow enough to be killed part-way through
         "CRAMPBOT_DAILY_LEASE_SECONDS": "2",
+        "CRAMPBOT_API_PORT": "0",
     }
     return asyncio.ensure_future(
         asyncio.create_subprocess_exec(

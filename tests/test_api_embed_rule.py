@@ -1,0 +1,22 @@
+"""Content written through the API must fit the bot's embeds, as `kb check` demands of seeds."""
+
+from __future__ import annotations
+
+from bot.main import render_check
+from knowledge.runtime import Knowledge
+from tests.test_api import AUTH, api_settings, assert_error, client_for, new_topic
+
+
+async def test_a_topic_the_bot_would_cut_is_refused(knowledge: Knowledge) -> None:
+    long_body = "Stretch the muscle gently and hold it still. " * 30  # about 1,350 characters
+    topic = new_topic(
+        sections=[
+            {"heading": "What it is", "body": "Tired muscles at the front of the lower leg."},
+            {"heading": "What to do now", "body": long_body},
+        ]
+    )
+    async with client_for(knowledge, api_settings(), extra_check=render_check) as client:
+        refused = await client.post("/v1/topics", json=topic, headers=AUTH)
+        assert_error(refused, 422, "does not fit a Discord embed")
+        fitting = await client.post("/v1/topics", json=new_topic(), headers=AUTH)
+        assert fitting.status_code == 201, fitting.text
