@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
-from knowledge.models import Scope
+from knowledge.models import Scope, SearchResult
 from knowledge.synonyms import SynonymTable
 from knowledge.text import light_stem, phrase_key, query_words
 from knowledge.triage import Triage
@@ -69,13 +69,16 @@ class QueryIndex:
     synonyms: SynonymTable
     scope: Scope
     triage: Triage
+    heads: dict[int, SearchResult] = field(default_factory=dict)  # topic id -> slug, title, kind
     words_by_initial: dict[str, list[str]] = field(default_factory=dict)
     longest_phrase: int = 0
     bags_by_stem: dict[str, list[AliasBag]] = field(default_factory=dict)
     subject_stems: frozenset[str] = frozenset()
     out_of_scope: tuple[str, ...] = ()
+    by_slug: dict[str, SearchResult] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.by_slug = {head.slug: head for head in self.heads.values()}
         for word in sorted(self.vocabulary):
             self.words_by_initial.setdefault(word[0], []).append(word)
         self.longest_phrase = max((p.count(" ") + 1 for p in self.phrases), default=0)

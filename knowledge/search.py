@@ -62,6 +62,31 @@ class _Cached:
     index: QueryIndex
 
 
+def _results(ranked: list[tuple[str, float]], index: QueryIndex) -> list[SearchResult]:
+    return [
+        index.by_slug[slug].model_copy(update={"score": round(score, 3)})
+        for slug, score in ranked
+        if slug in index.by_slug
+    ]
+
+
+def _promote(
+    ranked: list[tuple[str, float]], slugs: list[str], index: QueryIndex, position: int
+) -> list[tuple[str, float]]:
+    """Move (or bring in) `slugs` to `position`, keeping scores in descending order."""
+    chosen = [slug for slug in slugs if slug in index.by_slug]
+    if not chosen:
+        return ranked
+    rest = [item for item in ranked if item[0] not in chosen]
+    position = min(position, len(rest))
+    above = rest[position - 1][1] if position > 0 else (rest[0][1] + 1 if rest else 1.0)
+    below = rest[position][1] if position < len(rest) else 0.0
+    step = (above - below) / (len(chosen) + 1) if position > 0 else 1.0
+    top = above - step if position > 0 else above + len(chosen) - 1
+    promoted = [(slug, max(top - i * step, below)) for i, slug in enumerate(chosen)]
+    return [*rest[:position], *promoted, *rest[position:]]
+
+
 def _boost(parsed: ParsedQuery, slug: str) -> float:
     return PHRASE_BOOST * parsed.phrase_hits.get(slug, 0) + BAG_BOOST * parsed.bag_hits.get(slug, 0)
 
@@ -93,6 +118,7 @@ class SearchEngine:
             phrases=await self.store.phrases(),
             synonyms=await self.store.synonyms(),
             scope=await self.store.scope(),
+            heads=await self.store.topic_heads(),
             triage=Triage(await self.store.red_flag_rules()),
         )
 
@@ -109,7 +135,7 @@ class SearchEngine:
     ) -> list[SearchResult]:
         if not parsed.on_topic:
             return []
-        scored: dict[str, SearchResult] = {}
+        scores: dict[str, float] = {}
         if parsed.terms:
             # Terms are [a-z0-9]+ words, quoted: nothing the user typed is FTS5 syntax.
             match = " OR ".join(f'"{term}"' for term in parsed.terms)
@@ -118,51 +144,25 @@ class SearchEngine:
             hits = await self.store.rank_topics(match, COLUMN_WEIGHTS, CANDIDATES)
             # FTS5 floors the IDF of words in most topics at 1e-6: such scores keep their order
             # but shrink to nothing, so scale them until the best is 1.
-            floored = bool(hits) and 0 < hits[0].score < IDF_FLOOR_SCORE
-            scale = 1.0 / hits[0].score if floored else 1.0
-            for hit in hits:
-                score = hit.score * scale + _boost(parsed, hit.slug)
-                scored[hit.slug] = hit.model_copy(update={"score": score})
+            floored = bool(hits) and 0 < hits[0][1] < IDF_FLOOR_SCORE
+            scale = 1.0 / hits[0][1] if floored else 1.0
+            for topic_id, score in hits:
+                head = index.heads.get(topic_id)
+                if head is not None:
+                    scores[head.slug] = score * scale + _boost(parsed, head.slug)
         boosted = {*parsed.phrase_hits, *parsed.bag_hits}
-        # Alias matches that BM25 did not rank: fetch only the strongest few.
-        missing = sorted(
-            (slug for slug in boosted if slug not in scored),
-            key=lambda slug: (-_boost(parsed, slug), slug),
-        )[:CANDIDATES]
-        for hit in await self.store.topic_heads(missing) if missing else []:
-            scored[hit.slug] = hit.model_copy(update={"score": _boost(parsed, hit.slug)})
-        ranked = sorted(scored.values(), key=lambda r: (-r.score, r.slug))
+        for slug in boosted:  # alias matches that BM25 did not rank
+            if slug not in scores and slug in index.by_slug:
+                scores[slug] = _boost(parsed, slug)
+        ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
         if not boosted and (parsed.names_only or not parsed.terms):
             # Only general words ("cramp help pls"): the general topics serve best.
-            ranked = await self._promote(ranked, index.scope.general_topics, position=0)
+            ranked = _promote(ranked, index.scope.general_topics, index, position=0)
         if not ranked:
             return []
-        floor = ranked[0].score * RELATIVE_CUTOFF
-        return [
-            r.model_copy(update={"score": round(r.score, 3)})
-            for r in ranked[: max(1, min(limit, MAX_RESULTS))]
-            if r.score >= floor
-        ]
-
-    async def _promote(
-        self, ranked: list[SearchResult], slugs: list[str], position: int
-    ) -> list[SearchResult]:
-        """Move (or bring in) `slugs` to `position`, keeping scores in descending order."""
-        heads = {hit.slug: hit for hit in await self.store.topic_heads(slugs)} if slugs else {}
-        chosen = [heads[slug] for slug in slugs if slug in heads]
-        if not chosen:
-            return ranked
-        rest = [r for r in ranked if r.slug not in heads]
-        position = min(position, len(rest))
-        above = rest[position - 1].score if position > 0 else (rest[0].score + 1 if rest else 1.0)
-        below = rest[position].score if position < len(rest) else 0.0
-        step = (above - below) / (len(chosen) + 1) if position > 0 else 1.0
-        top = above - step if position > 0 else above + len(chosen) - 1
-        promoted = [
-            hit.model_copy(update={"score": max(top - i * step, below)})
-            for i, hit in enumerate(chosen)
-        ]
-        return [*rest[:position], *promoted, *rest[position:]]
+        floor = ranked[0][1] * RELATIVE_CUTOFF
+        kept = [item for item in ranked[: max(1, min(limit, MAX_RESULTS))] if item[1] >= floor]
+        return _results(kept, index)
 
     async def ask(self, text: str, limit: int = MAX_RESULTS) -> AskResult:
         """Search plus triage: the full answer to a question.
@@ -175,10 +175,11 @@ class SearchEngine:
         results = await self._search(parse_query(text, index), index, limit)
         raised = index.triage.check(text)
         flag_topic = index.scope.red_flag_topic
-        if raised and flag_topic and results is not None:
+        if raised and flag_topic:
             serious = any(f.level is not RedFlagLevel.GP for f in raised)
-            promoted = await self._promote(results, [flag_topic], position=0 if serious else 1)
-            results = [r.model_copy(update={"score": round(r.score, 3)}) for r in promoted][:limit]
+            ranked = [(r.slug, r.score) for r in results]
+            ranked = _promote(ranked, [flag_topic], index, position=0 if serious else 1)
+            results = _results(ranked[:limit], index)
         flags = [RedFlagBrief(id=f.id, level=f.level, message=f.message) for f in raised]
         return AskResult(query=text, results=results, red_flags=flags)
 

@@ -400,33 +400,26 @@ class KnowledgeStore:
 
     async def rank_topics(
         self, match: str, weights: tuple[float, float, float, float], limit: int
-    ) -> list[SearchResult]:
-        """Topics matching an FTS5 expression, best BM25 score first (scores made positive).
+    ) -> list[tuple[int, float]]:
+        """(topic id, score) for topics matching an FTS5 expression, best BM25 first.
 
-        Ranking inside the FTS subquery before joining keeps the join to `limit` rows.
+        Scores are made positive. Ranking happens inside the FTS table, without a join: the
+        caller knows each topic's slug, title and kind from memory.
         """
         rows = await self.db.reader.execute_fetchall(
-            "SELECT t.slug, t.title, t.kind, -m.score FROM ("
-            " SELECT rowid AS id, bm25(topic_fts, ?, ?, ?, ?) AS score FROM topic_fts"
-            " WHERE topic_fts MATCH ? ORDER BY score LIMIT ?"
-            ") AS m JOIN topics t ON t.id = m.id ORDER BY m.score",
+            "SELECT rowid, -bm25(topic_fts, ?, ?, ?, ?) AS score FROM topic_fts"
+            " WHERE topic_fts MATCH ? ORDER BY score DESC LIMIT ?",
             (*weights, match, limit),
         )
-        return [
-            SearchResult(slug=slug, title=title, kind=TopicKind(kind), score=float(score))
-            for slug, title, kind, score in rows
-        ]
+        return [(int(topic_id), float(score)) for topic_id, score in rows]
 
-    async def topic_heads(self, slugs: list[str]) -> list[SearchResult]:
-        """Slug, title and kind of topics, for results found by phrase alone (score 0)."""
-        rows = await self.db.reader.execute_fetchall(
-            "SELECT slug, title, kind FROM topics WHERE slug IN (SELECT value FROM json_each(?))",
-            (json.dumps(slugs),),
-        )
-        return [
-            SearchResult(slug=slug, title=title, kind=TopicKind(kind), score=0.0)
-            for slug, title, kind in rows
-        ]
+    async def topic_heads(self) -> dict[int, SearchResult]:
+        """Every topic's id, slug, title and kind (score 0), for search to keep in memory."""
+        rows = await self.db.reader.execute_fetchall("SELECT id, slug, title, kind FROM topics")
+        return {
+            int(topic_id): SearchResult(slug=slug, title=title, kind=TopicKind(kind), score=0.0)
+            for topic_id, slug, title, kind in rows
+        }
 
     async def stretch(self, slug: str) -> Stretch | None:
         data = await self._scalar("SELECT data FROM stretches WHERE slug = ?", (slug,))

@@ -15,16 +15,23 @@ from knowledge.text import phrase_key
 class SynonymTable:
     # variant phrase (normalised words joined by spaces) -> the canonical words it adds
     variants: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    longest: int = field(init=False, default=0)  # words in the longest variant
+
+    def __post_init__(self) -> None:
+        self.longest = max((v.count(" ") + 1 for v in self.variants), default=0)
 
     def expand(self, query_words: list[str]) -> list[str]:
-        """Extra words for the variants found in `query_words`, whole words only."""
-        if not self.variants:
-            return []
-        padded = f" {' '.join(query_words)} "
+        """Extra words for the variants found in `query_words`, whole words only.
+
+        Looks up each run of up to `longest` words, so the cost follows the question's length,
+        not the size of the table.
+        """
         extra: list[str] = []
-        for variant, canonical in self.variants.items():
-            if f" {variant} " in padded:
-                extra.extend(canonical)
+        for size in range(1, self.longest + 1):
+            for start in range(len(query_words) - size + 1):
+                canonical = self.variants.get(" ".join(query_words[start : start + size]))
+                if canonical:
+                    extra.extend(canonical)
         return extra
 
     def as_mapping(self) -> dict[str, list[str]]:
@@ -55,4 +62,5 @@ def parse_synonyms(data: Any) -> tuple[SynonymTable, list[tuple[tuple[str | int,
                 errors.append(((str(canonical), index), f"{variant!r} already maps elsewhere"))
             else:
                 table.variants[key] = canonical_words
+    table.longest = max((v.count(" ") + 1 for v in table.variants), default=0)
     return table, errors
