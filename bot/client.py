@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import discord
@@ -13,6 +14,7 @@ from bot.answers import AnswerCache
 from bot.components import DYNAMIC_ITEMS
 from bot.errors import report_error
 from bot.settings import BotSettings
+from knowledge.metrics import Metrics, ShardState
 from knowledge.runtime import Knowledge
 
 log = logging.getLogger("crampbot.bot")
@@ -33,8 +35,65 @@ def bot_intents() -> discord.Intents:
     return intents
 
 
-class CrampBot(commands.Bot):
-    def __init__(self, knowledge: Knowledge, settings: BotSettings, **options: Any) -> None:
+def _latency(value: float) -> float | None:
+    return None if math.isinf(value) or math.isnan(value) else value
+
+
+class _CrampBotMixin:
+    """What both the single-connection and the sharded client add to discord.py's."""
+
+    knowledge: Knowledge
+    settings: BotSettings
+    answers: AnswerCache
+    metrics: Metrics
+
+    def _setup(self, knowledge: Knowledge, settings: BotSettings, metrics: Metrics | None) -> None:
+        self.knowledge = knowledge
+        self.settings = settings
+        self.answers = AnswerCache(knowledge)
+        self.metrics = metrics or Metrics()
+        self.metrics.gateway_probe = self.shard_states
+        self.tree.on_error = report_error  # type: ignore[attr-defined]
+
+    def shard_states(self) -> list[ShardState]:
+        raise NotImplementedError
+
+    async def setup_hook(self) -> None:
+        bot: Any = self
+        for extension in EXTENSIONS:
+            await bot.load_extension(extension)
+        bot.add_dynamic_items(*DYNAMIC_ITEMS)
+
+    async def on_ready(self) -> None:
+        bot: Any = self
+        user = bot.user
+        log.info(
+            "connected to Discord as %s (%s) in %d servers, shards %s",
+            user.name if user else "?",
+            user.id if user else "?",
+            len(bot.guilds),
+            bot.shard_ids if hasattr(bot, "shard_ids") else bot.shard_id,
+        )
+
+    @property
+    def owned_shards(self) -> list[int] | None:
+        return self.settings.shards()
+
+
+class CrampBot(_CrampBotMixin, commands.Bot):
+    """One gateway connection (optionally one shard of several)."""
+
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        settings: BotSettings,
+        metrics: Metrics | None = None,
+        **options: Any,
+    ) -> None:
+        shards = settings.shards()
+        if shards is not None:
+            options.setdefault("shard_id", shards[0])
+            options.setdefault("shard_count", settings.shard_count)
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=bot_intents(),
@@ -42,21 +101,46 @@ class CrampBot(commands.Bot):
             help_command=None,
             **options,
         )
-        self.knowledge = knowledge
-        self.settings = settings
-        self.answers = AnswerCache(knowledge)
-        self.tree.on_error = report_error  # type: ignore[method-assign]
+        self._setup(knowledge, settings, metrics)
 
-    async def setup_hook(self) -> None:
-        for extension in EXTENSIONS:
-            await self.load_extension(extension)
-        self.add_dynamic_items(*DYNAMIC_ITEMS)
+    def shard_states(self) -> list[ShardState]:
+        connected = self.is_ready() and not self.is_closed()
+        return [ShardState(self.shard_id or 0, connected, _latency(self.latency))]
 
-    async def on_ready(self) -> None:
-        user = self.user
-        log.info(
-            "connected to Discord as %s (%s) in %d servers",
-            user.name if user else "?",
-            user.id if user else "?",
-            len(self.guilds),
+
+class ShardedCrampBot(_CrampBotMixin, commands.AutoShardedBot):
+    """Several shards in one process (CRAMPBOT_SHARD_IDS lists more than one)."""
+
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        settings: BotSettings,
+        metrics: Metrics | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=bot_intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+            shard_ids=settings.shards() or [0],
+            shard_count=settings.shard_count,
+            **options,
         )
+        self._setup(knowledge, settings, metrics)
+
+    def shard_states(self) -> list[ShardState]:
+        return [
+            ShardState(shard_id, not info.is_closed() and self.is_ready(), _latency(info.latency))
+            for shard_id, info in self.shards.items()
+        ]
+
+
+def make_bot(
+    knowledge: Knowledge, settings: BotSettings, metrics: Metrics | None = None, **options: Any
+) -> CrampBot | ShardedCrampBot:
+    """The right client for the settings: one connection, or several shards in one process."""
+    shards = settings.shards()
+    if shards is not None and len(shards) > 1:
+        return ShardedCrampBot(knowledge, settings, metrics, **options)
+    return CrampBot(knowledge, settings, metrics, **options)

@@ -14,11 +14,12 @@ from urllib.parse import urlencode
 import discord
 
 from bot import answers
-from bot.client import CrampBot, point_at_discord
+from bot.client import CrampBot, ShardedCrampBot, make_bot, point_at_discord
 from bot.failures import BotError
 from bot.settings import BotSettings
 from knowledge.api.server import serve_api
 from knowledge.api.settings import ApiSettings
+from knowledge.metrics import Metrics
 from knowledge.models import Tip, Topic
 from knowledge.runtime import Knowledge
 
@@ -71,7 +72,7 @@ def _require_token(settings: BotSettings) -> str:
     return token
 
 
-async def _login(bot: CrampBot, token: str) -> None:
+async def _login(bot: CrampBot | ShardedCrampBot, token: str) -> None:
     try:
         await bot.login(token)
     except discord.LoginFailure as exc:
@@ -96,12 +97,17 @@ async def sync_commands(
 
 
 async def run_bot(
-    knowledge: Knowledge, settings: BotSettings, stop: asyncio.Event, *, sync: bool = False
+    knowledge: Knowledge,
+    settings: BotSettings,
+    stop: asyncio.Event,
+    *,
+    sync: bool = False,
+    metrics: Metrics | None = None,
 ) -> None:
     """Connect and serve until `stop` is set (or the connection fails), then close cleanly."""
     token = _require_token(settings)
     point_at_discord(settings)
-    async with CrampBot(knowledge, settings) as bot:
+    async with make_bot(knowledge, settings, metrics) as bot:
         await _login(bot, token)
         if sync:
             synced = await bot.tree.sync()
@@ -151,16 +157,27 @@ async def serve(
     """`crampbot run` (and `crampbot api`): the content API and, with a token, the bot, in one
     event loop, until SIGTERM or Ctrl-C. Without a token it says so and serves the API alone."""
     stop = asyncio.Event()
+    metrics = Metrics()
     with stop_on_signals(stop):
         api_ready = asyncio.Event()
         jobs = {
             asyncio.create_task(
-                serve_api(knowledge, api_settings, ready=api_ready, extra_check=render_check),
+                serve_api(
+                    knowledge,
+                    api_settings,
+                    ready=api_ready,
+                    extra_check=render_check,
+                    metrics=metrics,
+                ),
                 name="api",
             )
         }
         if with_bot and settings.token() is not None:
-            jobs.add(asyncio.create_task(run_bot(knowledge, settings, stop, sync=sync), name="bot"))
+            jobs.add(
+                asyncio.create_task(
+                    run_bot(knowledge, settings, stop, sync=sync, metrics=metrics), name="bot"
+                )
+            )
         elif with_bot:
             log.warning("%s Serving the content API only.", SETUP_HINT)
         stopping = asyncio.create_task(stop.wait(), name="stop-signal")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -50,6 +51,7 @@ async def send_answer(
         log.warning("answer for %s is slow; deferring", _describe(interaction))
         deferral = asyncio.ensure_future(interaction.response.defer(thinking=True))
 
+    started = time.perf_counter()
     timer = asyncio.get_running_loop().call_later(DEFER_AFTER_SECONDS, defer)
     try:
         answer = await build()
@@ -58,6 +60,11 @@ async def send_answer(
         if deferral is not None:
             await deferral
     await send_now(interaction, answer)
+    metrics = getattr(interaction.client, "metrics", None)
+    if metrics is not None:
+        name = _metric_name(interaction)
+        metrics.commands.labels(name).inc()
+        metrics.answer_seconds.labels(name).observe(time.perf_counter() - started)
 
 
 async def send_now(interaction: discord.Interaction[Any], answer: Answer) -> None:
@@ -67,6 +74,14 @@ async def send_now(interaction: discord.Interaction[Any], answer: Answer) -> Non
         await interaction.followup.send(ephemeral=answer.ephemeral, **kwargs)
     else:
         await interaction.response.send_message(ephemeral=answer.ephemeral, **kwargs)
+
+
+def _metric_name(interaction: discord.Interaction[Any]) -> str:
+    if interaction.command is not None:
+        return interaction.command.qualified_name
+    data: dict[str, Any] = dict(interaction.data or {})
+    custom_id = str(data.get("custom_id", ""))
+    return "button:" + ":".join(custom_id.split(":")[:2])  # crampbot:src, not the topic
 
 
 def _describe(interaction: discord.Interaction[Any]) -> str:

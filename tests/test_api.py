@@ -306,6 +306,7 @@ async def test_healthz_reads_the_store(client: httpx.AsyncClient, knowledge: Kno
         "status": "ok",
         "content_version": await knowledge.store.content_version(),
         "writes_enabled": True,
+        "gateway": None,  # this process runs no bot
     }
     assert response.headers["cache-control"] == "no-store"
 
@@ -339,6 +340,7 @@ async def test_openapi_document_is_valid_openapi_3_1(client: httpx.AsyncClient) 
     jsonschema.Draft202012Validator(OPENAPI_31).validate(document)
     assert set(document["paths"]) == {
         "/healthz",
+        "/metrics",
         "/v1/topics",
         "/v1/topics/{slug}",
         "/v1/stretches",

@@ -29,6 +29,7 @@ from importlib import metadata, resources
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
+from fastapi.responses import PlainTextResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 from rapidfuzz import fuzz
@@ -42,7 +43,7 @@ from knowledge.api.errors import (
     ErrorGuard,
     install_error_handlers,
 )
-from knowledge.api.schemas import Health, StretchPage, TipPage, TopicPage, next_offset
+from knowledge.api.schemas import Health, ShardHealth, StretchPage, TipPage, TopicPage, next_offset
 from knowledge.api.settings import ApiSettings
 from knowledge.checks import (
     NEAR_DUPLICATE_RATIO,
@@ -53,6 +54,8 @@ from knowledge.checks import (
 from knowledge.db import DatabaseError
 from knowledge.export import topic_seed_problems
 from knowledge.loader import Content, Problem
+from knowledge.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from knowledge.metrics import Metrics
 from knowledge.models import SLUG_PATTERN, BodyRegion, Stretch, Tip, TipKind, Topic, TopicKind
 from knowledge.runtime import Knowledge
 from knowledge.search import MAX_RESULTS, AskResult
@@ -410,6 +413,7 @@ class _Context:
     write_lock: asyncio.Lock
     searching: asyncio.Semaphore
     read_cache_control: str
+    metrics: Metrics
 
     @property
     def store(self) -> KnowledgeStore:
@@ -429,7 +433,11 @@ class _Context:
 
 
 def create_app(
-    knowledge: Knowledge, settings: ApiSettings, *, extra_check: ExtraCheck | None = None
+    knowledge: Knowledge,
+    settings: ApiSettings,
+    *,
+    extra_check: ExtraCheck | None = None,
+    metrics: Metrics | None = None,
 ) -> FastAPI:
     """The API over `knowledge`, configured by `settings`. Builds; starts nothing.
 
@@ -444,6 +452,7 @@ def create_app(
         write_lock=asyncio.Lock(),
         searching=asyncio.Semaphore(SEARCHES_IN_FLIGHT),
         read_cache_control=f"public, max-age={settings.cache_max_age}",
+        metrics=metrics or Metrics(),
     )
     app = ContentApi(
         title="crampbot content API",
@@ -505,7 +514,41 @@ def _read_routes(router: FastAPI, ctx: _Context) -> None:
         except (sqlite3.Error, DatabaseError, ValueError) as exc:
             log.warning("health check failed: %s", exc)
             raise ApiError(503, "the knowledge store cannot be read") from exc
-        return _json(Health(content_version=version, writes_enabled=ctx.settings.writes_enabled))
+        shards = ctx.metrics.shards()
+        gateway = (
+            None
+            if shards is None
+            else [
+                ShardHealth(
+                    shard=state.shard_id,
+                    connected=state.connected,
+                    latency_ms=None
+                    if state.latency_seconds is None
+                    else round(state.latency_seconds * 1000, 1),
+                )
+                for state in shards
+            ]
+        )
+        return _json(
+            Health(
+                content_version=version,
+                writes_enabled=ctx.settings.writes_enabled,
+                gateway=gateway,
+            )
+        )
+
+    @router.get(
+        "/metrics",
+        tags=["health"],
+        response_class=PlainTextResponse,
+        summary="Prometheus metrics: commands, answer latency, daily posts, gateway",
+    )
+    async def metrics() -> Response:
+        return Response(
+            ctx.metrics.render(),
+            media_type=METRICS_CONTENT_TYPE,
+            headers={"Cache-Control": "no-store"},
+        )
 
     @router.get(
         "/v1/topics",

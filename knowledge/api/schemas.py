@@ -42,6 +42,14 @@ class TipPage(_Page):
     items: list[Tip]
 
 
+class ShardHealth(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    shard: int
+    connected: bool
+    latency_ms: float | None = Field(description="gateway heartbeat round trip")
+
+
 class Health(BaseModel):
     """`/healthz`: answered only after a real read from the store succeeded."""
 
@@ -50,6 +58,9 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     content_version: int = Field(description="bumped by every build and every write")
     writes_enabled: bool = Field(description="false when CRAMPBOT_API_TOKEN is unset")
+    gateway: list[ShardHealth] | None = Field(
+        default=None, description="the Discord gateway per shard, when this process runs the bot"
+    )
 
 
 def next_offset(offset: int, limit: int, total: int) -> int | None:

@@ -18,6 +18,7 @@ import uvicorn
 
 from knowledge.api.app import ExtraCheck, create_app
 from knowledge.api.settings import ApiSettings
+from knowledge.metrics import Metrics
 from knowledge.runtime import Knowledge
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,14 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 def uvicorn_config(
-    knowledge: Knowledge, settings: ApiSettings, extra_check: ExtraCheck | None = None
+    knowledge: Knowledge,
+    settings: ApiSettings,
+    extra_check: ExtraCheck | None = None,
+    metrics: Metrics | None = None,
 ) -> uvicorn.Config:
     """uvicorn settings chosen for this API: one worker, fast paths, crampbot's own logging."""
     return uvicorn.Config(
-        create_app(knowledge, settings, extra_check=extra_check),
+        create_app(knowledge, settings, extra_check=extra_check, metrics=metrics),
         host=settings.host,
         port=settings.port,
         # "auto" picks httptools when it is installed (about twice h11's speed), else h11.
@@ -83,9 +87,10 @@ class ApiServer:
         settings: ApiSettings,
         *,
         extra_check: ExtraCheck | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
-        self.config = uvicorn_config(knowledge, settings, extra_check)
+        self.config = uvicorn_config(knowledge, settings, extra_check, metrics)
         self.server = uvicorn.Server(self.config)
         self.port: int | None = None
         self._socket: socket.socket | None = None
@@ -149,6 +154,7 @@ async def serve_api(
     *,
     ready: asyncio.Event | None = None,
     extra_check: ExtraCheck | None = None,
+    metrics: Metrics | None = None,
 ) -> None:
     """Serve the content API on settings.host:settings.port in the current event loop.
 
@@ -156,7 +162,7 @@ async def serve_api(
     gracefully and re-raises the cancellation. Raises ApiServerError if it cannot listen.
     `extra_check` is passed to `create_app` (more rules for writes, e.g. from bot/).
     """
-    server = ApiServer(knowledge, settings, extra_check=extra_check)
+    server = ApiServer(knowledge, settings, extra_check=extra_check, metrics=metrics)
     await server.start()
     if ready is not None:
         ready.set()

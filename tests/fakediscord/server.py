@@ -1036,17 +1036,20 @@ class FakeDiscord:
             await session.close(gw.AUTHENTICATION_FAILED, "Authentication failed.")
             return
         self.identifies.append(data)
+        shard = data.get("shard") or [0, 1]
         session.intents = data.get("intents")
         session.session_id = uuid.uuid4().hex
         session.identified = True
         ready = {
             "v": API_VERSION,
             "user": {**self.bot_user, "verified": True, "mfa_enabled": False, "email": None},
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [
+                {"id": str(g), "unavailable": True} for g in self.guilds if _on_shard(g, shard)
+            ],
             "session_id": session.session_id,
             "session_type": "normal",
             "resume_gateway_url": self.gateway_url,
-            "shard": data.get("shard", [0, 1]),
+            "shard": shard,
             "application": {"id": str(self.application_id), "flags": self.application_flags},
             "private_channels": [],
             "relationships": [],
@@ -1060,6 +1063,8 @@ class FakeDiscord:
         if session.has_intent(gw.GUILDS):
             all_members = session.has_intent(gw.GUILD_PRESENCES)
             for guild in self.guilds.values():
+                if not _on_shard(guild.id, shard):
+                    continue  # Discord sends a shard only its own guilds
                 await session.dispatch(
                     "GUILD_CREATE",
                     guild.gateway_payload(bot_id=self.application_id, all_members=all_members),
@@ -2248,3 +2253,9 @@ def _is_empty_message(body: Mapping[str, Any], files: Sequence[RecordedFile]) ->
         or body.get("poll")
         or files
     )
+
+
+def _on_shard(guild_id: int, shard: list[int]) -> bool:
+    """Discord's sharding formula: a guild belongs to shard (guild_id >> 22) % shard_count."""
+    shard_id, shard_count = int(shard[0]), max(1, int(shard[1]))
+    return (int(guild_id) >> 22) % shard_count == shard_id

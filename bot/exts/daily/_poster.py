@@ -60,6 +60,9 @@ class Poster:
         # Called after a subscription is paused, so the scheduler tells its admin promptly.
         self.on_paused: Callable[[], None] = lambda: None
 
+    def _count(self, outcome: str) -> None:
+        self.bot.metrics.daily_posts.labels(outcome).inc()
+
     async def tips(self, delivery: Delivery) -> list[Tip]:
         found = [await self.bot.knowledge.store.tip(tip_id) for tip_id in delivery.tip_ids]
         return [tip for tip in found if tip is not None]
@@ -104,6 +107,7 @@ class Poster:
                 continue
             await self.store.mark_sent(current, message.id)
             self.counters.sent += 1
+            self._count("sent")
             log.info(
                 "posted the daily tip to channel %s (subscription %s, %s)",
                 current.channel_id,
@@ -137,6 +141,8 @@ class Poster:
             await self.store.pause(delivery.subscription_id, reason, notify_admin=True)
             self.counters.failed += 1
             self.counters.paused += 1
+            self._count("failed")
+            self._count("paused")
             self.on_paused()
             log.warning(
                 "paused daily tips for channel %s (subscription %s): %s",
@@ -152,6 +158,7 @@ class Poster:
                 delivery, f"gave up after {delivery.attempts} attempts: {exc}"
             )
             self.counters.failed += 1
+            self._count("failed")
             log.warning("gave up on the daily tip for channel %s: %s", delivery.channel_id, exc)
             return False
         self.counters.retried += 1

@@ -89,6 +89,7 @@ class Scheduler:
             if result.outcome is ClaimOutcome.CLAIMED and result.delivery is not None:
                 self._spawn(result.delivery)
             elif result.outcome is ClaimOutcome.SKIPPED and result.delivery is not None:
+                self.bot.metrics.daily_posts.labels("skipped").inc()
                 log.info(
                     "skipped the daily tip for channel %s on %s: %s",
                     result.delivery.channel_id,
