@@ -11,7 +11,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.embeds import EmbedSpec, FitReport, fit_message
 from knowledge.models import (
@@ -123,6 +123,8 @@ class Answer:
     ephemeral: bool = False
     content: str | None = None
     fit: FitReport = field(default_factory=lambda: FitReport(()))
+    # The embeds as discord.py objects, made on first send (see bot.respond).
+    discord_embeds: list[Any] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def fitted(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 from typing import Any
@@ -65,6 +66,10 @@ class _CrampBotMixin:
         bot.add_dynamic_items(*DYNAMIC_ITEMS)
 
     async def on_ready(self) -> None:
+        # Start-up made many long-lived objects (content, caches, the guild cache): move them out
+        # of the garbage collector's way so its pauses do not land on answers.
+        gc.collect()
+        gc.freeze()
         bot: Any = self
         user = bot.user
         log.info(

@@ -24,10 +24,9 @@ NO_MENTIONS = discord.AllowedMentions.none()
 def _message_kwargs(answer: Answer) -> dict[str, Any]:
     from bot.components import build_view  # noqa: PLC0415 - components import this module
 
-    kwargs: dict[str, Any] = {
-        "embeds": [to_discord(spec) for spec in answer.embeds],
-        "allowed_mentions": NO_MENTIONS,
-    }
+    if answer.discord_embeds is None:  # built once per answer; cached answers reuse them
+        answer.discord_embeds = [to_discord(spec) for spec in answer.embeds]
+    kwargs: dict[str, Any] = {"embeds": answer.discord_embeds, "allowed_mentions": NO_MENTIONS}
     if answer.content:
         kwargs["content"] = answer.content
     view = build_view(answer.buttons)
@@ -62,9 +61,7 @@ async def send_answer(
     await send_now(interaction, answer)
     metrics = getattr(interaction.client, "metrics", None)
     if metrics is not None:
-        name = _metric_name(interaction)
-        metrics.commands.labels(name).inc()
-        metrics.answer_seconds.labels(name).observe(time.perf_counter() - started)
+        metrics.answered(_metric_name(interaction), time.perf_counter() - started)
 
 
 async def send_now(interaction: discord.Interaction[Any], answer: Answer) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -61,6 +62,16 @@ class Metrics:
             registry=self.registry,
         )
         self.gateway_probe: GatewayProbe | None = None
+        self._per_command: dict[str, tuple[Any, Any]] = {}
+
+    def answered(self, command: str, seconds: float) -> None:
+        """One answered interaction; the labelled children are kept to spare a lookup each."""
+        children = self._per_command.get(command)
+        if children is None:
+            children = (self.commands.labels(command), self.answer_seconds.labels(command))
+            self._per_command[command] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def shards(self) -> list[ShardState] | None:
         """The gateway's state now, or None when this process runs no bot."""

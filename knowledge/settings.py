@@ -14,7 +14,12 @@ BUNDLED_SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 class KnowledgeSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        # `NAME=` in .env means "use the default", as in .env.example.
+        env_ignore_empty=True,
     )
 
     db: Path = Field(default=Path("data/crampbot.db"), alias="CRAMPBOT_DB")
