@@ -10,10 +10,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answers import Answer, notice
+from bot.answers import Answer, ButtonSpec, notice
 from bot.embeds import EmbedSpec
-from bot.exts.daily._message import daily_message
-from bot.exts.daily._poster import NO_MENTIONS, Poster
+from bot.exts.daily._message import daily_message, send_kwargs
+from bot.exts.daily._poster import Poster
 from bot.exts.daily._scheduler import Scheduler
 from bot.ratelimit import RateLimiter
 from bot.respond import send_answer
@@ -28,7 +28,6 @@ from knowledge.daily import (
     match_timezones,
     parse_local_time,
 )
-from knowledge.models import Tip
 
 if TYPE_CHECKING:
     from bot.client import CrampBot
@@ -279,12 +278,19 @@ class DailyCog(commands.Cog):
             sub = subs[0] if subs else None
         return sub if sub is not None and sub.guild_id == interaction.guild_id else None
 
-    async def _next_tips(self, sub: Subscription) -> list[Tip]:
+    async def _next_post(
+        self, interaction: discord.Interaction[Any], channel: discord.TextChannel | None
+    ) -> tuple[Subscription, list[EmbedSpec], list[ButtonSpec]] | Answer:
+        """The subscription and its next post, or a notice saying why there is none."""
+        sub = await self._subscription_for(interaction, channel)
+        if sub is None:
+            return notice("No daily tips found for that channel. Start them with `/daily set`.")
         plan = await self.store.preview(sub.id)
-        if plan is None:
-            return []
-        found = [await self.bot.knowledge.store.tip(tip_id) for tip_id in plan.tip_ids]
-        return [tip for tip in found if tip is not None]
+        found = [await self.bot.knowledge.store.tip(t) for t in (plan.tip_ids if plan else ())]
+        tips = [tip for tip in found if tip is not None]
+        if not tips:
+            return notice("There are no tips of that kind yet.")
+        return (sub, *daily_message(tips, sub.next_due_local.date()))
 
     @daily.command(name="preview")
     @app_commands.describe(channel="Which subscription (this channel's if left empty)")
@@ -296,14 +302,10 @@ class DailyCog(commands.Cog):
         """Show the next daily tip, only to you."""
 
         async def build() -> Answer:
-            sub = await self._subscription_for(interaction, channel)
-            if sub is None:
-                return notice("No daily tips found for that channel. Start them with `/daily set`.")
-            tips = await self._next_tips(sub)
-            if not tips:
-                return notice("There are no tips of that kind yet.")
-            day = sub.next_due_local.date()
-            embeds, buttons = daily_message(tips, day)
+            post = await self._next_post(interaction, channel)
+            if isinstance(post, Answer):
+                return post
+            _, embeds, buttons = post
             return Answer.fitted(embeds, buttons, ephemeral=True)
 
         await send_answer(interaction, build)
@@ -318,23 +320,11 @@ class DailyCog(commands.Cog):
         """Post the next daily tip to its channel now, to check that it works."""
 
         async def build() -> Answer:
-            sub = await self._subscription_for(interaction, channel)
-            if sub is None:
-                return notice("No daily tips found for that channel. Start them with `/daily set`.")
-            tips = await self._next_tips(sub)
-            if not tips:
-                return notice("There are no tips of that kind yet.")
-            embeds, buttons = daily_message(tips, sub.next_due_local.date())
-            from bot.components import build_view  # noqa: PLC0415
-            from bot.embeds import to_discord  # noqa: PLC0415
-
-            kwargs: dict[str, Any] = {
-                "embeds": [to_discord(e) for e in embeds],
-                "allowed_mentions": NO_MENTIONS,
-            }
-            view = build_view(buttons)
-            if view is not None:
-                kwargs["view"] = view
+            post = await self._next_post(interaction, channel)
+            if isinstance(post, Answer):
+                return post
+            sub, embeds, buttons = post
+            kwargs = send_kwargs(embeds, buttons)
             try:
                 await self.bot.get_partial_messageable(sub.channel_id).send(**kwargs)
             except discord.Forbidden:

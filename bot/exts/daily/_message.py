@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
+
+import discord
 
 from bot.answers import DISCLAIMER, TIP_HEADINGS, ButtonSpec, SourceKind, sources_button
-from bot.embeds import EmbedSpec, fit_message
+from bot.components import build_view
+from bot.embeds import EmbedSpec, fit_message, to_discord
 from knowledge.models import Tip
 
 # The footer names the day: after a long outage the poster looks for it among recent
@@ -30,3 +34,15 @@ def daily_message(tips: list[Tip], day: date) -> tuple[list[EmbedSpec], list[But
     fitted, _ = fit_message(embeds)
     buttons = [sources_button(SourceKind.TIP, tip.id) for tip in tips]
     return fitted, buttons
+
+
+def send_kwargs(embeds: list[EmbedSpec], buttons: list[ButtonSpec]) -> dict[str, Any]:
+    """discord.py `send` arguments for a daily post: embeds, buttons, and no mentions."""
+    kwargs: dict[str, Any] = {
+        "embeds": [to_discord(spec) for spec in embeds],
+        "allowed_mentions": discord.AllowedMentions.none(),
+    }
+    view = build_view(buttons)
+    if view is not None:
+        kwargs["view"] = view
+    return kwargs

@@ -11,13 +11,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 
-from bot.components import build_view
-from bot.embeds import to_discord
-from bot.exts.daily._message import FOOTER_PREFIX, daily_message
+from bot.exts.daily._message import FOOTER_PREFIX, daily_message, send_kwargs
 from bot.ratelimit import RateLimiter
 from knowledge.daily import DailyStore, Delivery, retry_delay
 from knowledge.models import Tip
@@ -117,17 +115,9 @@ class Poster:
             return
 
     async def _send(self, delivery: Delivery, tips: list[Tip]) -> discord.Message:
-        embeds, buttons = daily_message(tips, delivery.local_date)
-        kwargs: dict[str, Any] = {
-            "embeds": [to_discord(spec) for spec in embeds],
-            "nonce": delivery.nonce,
-            "allowed_mentions": NO_MENTIONS,
-        }
-        view = build_view(buttons)
-        if view is not None:
-            kwargs["view"] = view
+        kwargs = send_kwargs(*daily_message(tips, delivery.local_date))
         channel = self.bot.get_partial_messageable(delivery.channel_id)
-        return await channel.send(**kwargs)
+        return await channel.send(nonce=delivery.nonce, **kwargs)
 
     async def _handle_failure(self, delivery: Delivery, exc: discord.HTTPException) -> bool:
         """Pause, give up, or wait to retry; True means try again."""
