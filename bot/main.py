@@ -183,8 +183,7 @@ async def serve(
         stopping = asyncio.create_task(stop.wait(), name="stop-signal")
         ready = asyncio.create_task(api_ready.wait(), name="api-ready")
         done, _ = await asyncio.wait({*jobs, stopping, ready}, return_when=asyncio.FIRST_COMPLETED)
-        if ready in done:
-            log.info("content API listening on http://%s:%s", api_settings.host, api_settings.port)
+        if ready in done:  # the API logs its own address; now wait for a stop or a failure
             done, _ = await asyncio.wait({*jobs, stopping}, return_when=asyncio.FIRST_COMPLETED)
         stop.set()
         for job in jobs:
