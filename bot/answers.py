@@ -298,10 +298,8 @@ async def _source_link(knowledge: Knowledge, source_id: str) -> str:
 
 async def ask_answer(knowledge: Knowledge, question: str) -> Answer:
     """Red flags first and unmissable; then the best topic and up to two "see also"."""
-    result = await knowledge.search.ask(question)
+    result, flags = await knowledge.search.answer(question)
     embeds: list[EmbedSpec] = []
-    triage = await knowledge.search.triage()
-    flags = triage.check(question)
     if flags:
         worst = flags[0].level
         spec = EmbedSpec(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
 
-from knowledge.models import RedFlagLevel, SearchResult
+from knowledge.models import RedFlag, RedFlagLevel, SearchResult
 from knowledge.query import ParsedQuery, QueryIndex, parse_query
 from knowledge.store import KnowledgeStore, VersionWatch
 from knowledge.triage import Triage
@@ -165,7 +165,12 @@ class SearchEngine:
         return _results(kept, index)
 
     async def ask(self, text: str, limit: int = MAX_RESULTS) -> AskResult:
-        """Search plus triage: the full answer to a question.
+        """Search plus triage: the full answer to a question (the JSON shape)."""
+        answer, _ = await self.answer(text, limit)
+        return answer
+
+    async def answer(self, text: str, limit: int = MAX_RESULTS) -> tuple[AskResult, list[RedFlag]]:
+        """The answer to a question, with the red flags in full (title, source) for rendering.
 
         A question that raises a red flag also gets the scope's red-flag topic (what to do,
         where to go): first for emergency and urgent signs, second for "see your doctor" ones.
@@ -181,7 +186,7 @@ class SearchEngine:
             ranked = _promote(ranked, [flag_topic], index, position=0 if serious else 1)
             results = _results(ranked[:limit], index)
         flags = [RedFlagBrief(id=f.id, level=f.level, message=f.message) for f in raised]
-        return AskResult(query=text, results=results, red_flags=flags)
+        return AskResult(query=text, results=results, red_flags=flags), raised
 
     async def triage(self) -> Triage:
         return (await self._current_index()).triage
