@@ -187,6 +187,3 @@ class SearchEngine:
             results = _results(ranked[:limit], index)
         flags = [RedFlagBrief(id=f.id, level=f.level, message=f.message) for f in raised]
         return AskResult(query=text, results=results, red_flags=flags), raised
-
-    async def triage(self) -> Triage:
-        return (await self._current_index()).triage
