@@ -20,6 +20,8 @@ from pydantic import (
     field_validator,
 )
 
+from knowledge.text import unwrap
+
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 
 Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=2, max_length=64)]
@@ -123,6 +125,13 @@ SECTION_HEADINGS: tuple[str, ...] = (
 REQUIRED_SECTION = "What it is"
 
 
+def _unwrapped(body: str) -> str:
+    text = unwrap(body)
+    if not text.strip():
+        raise ValueError("a section needs some text")
+    return text
+
+
 class Source(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -143,7 +152,9 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     heading: str
-    body: Text
+    # Markdown: a single line break inside a paragraph is a space. Stored unwrapped, so seeds,
+    # API writes and exports all agree, and Discord never breaks a sentence mid-line.
+    body: Annotated[Text, AfterValidator(_unwrapped)]
 
     @field_validator("heading")
     @classmethod

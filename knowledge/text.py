@@ -58,3 +58,28 @@ def light_stem(word: str) -> str:
                 stem = stem[:-1]  # "stopped" -> "stop", "running" -> "run"
             return stem
     return word
+
+
+_BLOCK_START = re.compile(r"^\s*([-*+]\s|\d+[.)]\s|#|>|\||\*\*)")
+
+
+_INDENT = " \t"
+
+
+def unwrap(markdown: str) -> str:
+    """Join the hard-wrapped lines of each paragraph or list item into one line.
+
+    Content files wrap at about 100 columns for editors; Discord shows every newline, so a
+    wrapped sentence would break mid-line in an embed. Blank lines, list items and other
+    block starts keep their line. Only "\n" counts as a line break here; other break
+    characters are left for validation to report.
+    """
+    lines: list[str] = []
+    for raw in markdown.strip("\n").split("\n"):
+        line = raw.rstrip(_INDENT)
+        block = bool(_BLOCK_START.match(line))
+        if lines and lines[-1].strip() and line.strip() and not block:
+            lines[-1] = lines[-1] + " " + line.lstrip(_INDENT)
+        else:
+            lines.append(line.lstrip(_INDENT) if block else line)
+    return "\n".join(lines)

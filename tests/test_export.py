@@ -151,7 +151,7 @@ def test_topic_seed_problems_name_the_section_and_why() -> None:
     )
     assert [field for field, _ in problems] == ["sections.1.body", "sections.1.body"]
     assert "line breaks" in problems[0][1]
-    assert "line 3" in problems[1][1]
+    assert "line 2" in problems[1][1]  # bodies are stored unwrapped: "a\r b" is line 1
     # "##" without a space, or "#", is ordinary Markdown inside a section.
     assert (
         topic_seed_problems(api_topic(sections=[{"heading": "What it is", "body": "##x\n# y"}]))

@@ -113,3 +113,20 @@ def test_bad_regex_in_red_flag_is_a_problem(tmp_path: Path) -> None:
     )
     found = messages(load_seeds(seeds)[1])
     assert any("not a valid regular expression" in m and ":6:" in m for m in found), found
+
+
+def test_wrapped_lines_become_one_line_per_paragraph_and_list_item(tmp_path: Path) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    topic = seeds / "topics" / "calf-cramp.md"
+    topic.write_text(
+        topic.read_text().replace(
+            "A muscle that tightens and will not let go.",
+            "A muscle that tightens\nand will not let go.\n\n- first item\n  wraps here\n- second",
+        )
+    )
+    content, problems = load_seeds(seeds)
+    assert problems == []
+    section = content.topics[0].sections[0]
+    assert section.body == (
+        "A muscle that tightens and will not let go.\n\n- first item wraps here\n- second"
+    )
