@@ -157,6 +157,15 @@ async def _one(conn: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> s
     return row
 
 
+async def _subscription_row(conn: aiosqlite.Connection, subscription_id: int) -> sqlite3.Row | None:
+    """One subscription's row, read on `conn` (inside a transaction when it must be)."""
+    return await _one(
+        conn,
+        f"SELECT {_SUBSCRIPTION_COLUMNS} FROM daily_subscriptions WHERE id = ?",  # noqa: S608
+        (subscription_id,),
+    )
+
+
 async def _all(conn: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
     async with conn.execute(sql, params) as cursor:
         return list(await cursor.fetchall())
@@ -258,11 +267,7 @@ class DailyStore:
                         sub_id,
                     ),
                 )
-            row = await _one(
-                conn,
-                f"SELECT {_SUBSCRIPTION_COLUMNS} FROM daily_subscriptions WHERE id = ?",  # noqa: S608
-                (sub_id,),
-            )
+            row = await _subscription_row(conn, sub_id)
         assert row is not None
         return _subscription(row), existing is None
 
@@ -306,11 +311,7 @@ class DailyStore:
         return len(rows)
 
     async def get(self, subscription_id: int) -> Subscription | None:
-        row = await _one(
-            self.db.reader,
-            f"SELECT {_SUBSCRIPTION_COLUMNS} FROM daily_subscriptions WHERE id = ?",  # noqa: S608
-            (subscription_id,),
-        )
+        row = await _subscription_row(self.db.reader, subscription_id)
         return _subscription(row) if row else None
 
     async def by_channel(self, channel_id: int) -> Subscription | None:
@@ -371,11 +372,7 @@ class DailyStore:
                 "notify_admin = ?, admin_notified = 0, updated_at = ? WHERE id = ? AND paused = 0",
                 (reason, stamp, int(notify_admin), stamp, subscription_id),
             )
-            row = await _one(
-                conn,
-                f"SELECT {_SUBSCRIPTION_COLUMNS} FROM daily_subscriptions WHERE id = ?",  # noqa: S608
-                (subscription_id,),
-            )
+            row = await _subscription_row(conn, subscription_id)
         return _subscription(row) if row else None
 
     async def resume(
@@ -400,11 +397,7 @@ class DailyStore:
                 "WHERE id = ?",
                 (_unix(next_due), _unix(at), subscription_id),
             )
-            updated = await _one(
-                conn,
-                f"SELECT {_SUBSCRIPTION_COLUMNS} FROM daily_subscriptions WHERE id = ?",  # noqa: S608
-                (subscription_id,),
-            )
+            updated = await _subscription_row(conn, subscription_id)
         return _subscription(updated) if updated else None
 
     async def pause_guild(
@@ -604,11 +597,7 @@ class DailyStore:
         stamp = _unix(at)
         tips = await self._tip_ids()
         async with self.db.transaction() as conn:
-            sub = await _one(
-                conn,
-                f"SELECT {_SUBSCRIPTION_COLUMNS} FROM daily_subscriptions WHERE id = ?",  # noqa: S608
-                (subscription_id,),
-            )
+            sub = await _subscription_row(conn, subscription_id)
             if sub is None or sub["paused"] or sub["next_due_utc"] > stamp:
                 return ClaimResult(subscription_id=subscription_id, outcome=ClaimOutcome.NOT_DUE)
             local_time, tz = sub["local_time"], sub["timezone"]
