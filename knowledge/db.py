@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import aiosqlite
 
@@ -76,6 +77,17 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     return conn
 
 
+def _connect_quick(path: Path) -> sqlite3.Connection:
+    """The in-loop reader behind `Database.quick_rows`: query-only, and it never waits on a lock."""
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA query_only = 1")
+        conn.execute("PRAGMA busy_timeout = 0")
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"cannot open the database at {path}: {exc}") from exc
+    return conn
+
+
 class Database:
     """One SQLite file: a writer connection for transactions and a reader for queries."""
 
@@ -83,6 +95,7 @@ class Database:
         self.path = path
         self.writer = writer
         self.reader = reader
+        self._quick: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
         self._read_lock = asyncio.Lock()
 
@@ -96,17 +109,40 @@ class Database:
         except BaseException:
             await writer.close()
             raise
-        if migrate:
-            try:
+        try:
+            if migrate:
                 await db.migrate()
-            except BaseException:
-                await db.close()
-                raise
+            db._quick = _connect_quick(path)
+        except BaseException:
+            await db.close()
+            raise
         return db
 
     async def close(self) -> None:
+        if self._quick is not None:
+            self._quick.close()
+            self._quick = None
         await self.reader.close()
         await self.writer.close()
+
+    async def quick_rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a small query with bounded work, run in the event loop itself.
+
+        Handing a query to aiosqlite's worker thread and back costs more than a 100 µs FTS5
+        query (two thread switches and a GIL hand-off), and under load that round trip is what
+        search throughput waits on (py-spy under bench/api.py). So only queries whose work is
+        bounded use this (search ranking: at most `MATCH_BUDGET` rows). If SQLite is busy, which
+        in WAL mode only a checkpoint or a recovery makes it, the query goes to the worker
+        thread rather than stall the loop.
+        """
+        if self._quick is None:
+            raise DatabaseError(f"the database at {self.path} is closed")
+        try:
+            return self._quick.execute(sql, params).fetchall()
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                raise
+            return [tuple(row) for row in await self.reader.execute_fetchall(sql, params)]
 
     async def __aenter__(self) -> Database:
         return self

@@ -12,7 +12,7 @@ The pipeline, and why each step exists:
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
@@ -32,6 +32,9 @@ PHRASE_BOOST = 4.0
 BAG_BOOST = 3.0
 # Results scoring below this share of the best are noise, not "see also".
 RELATIVE_CUTOFF = 0.25
+# Word scores kept per content version, counted in (topic, score) pairs: the shipped content
+# needs a few thousand at most; a far larger store starts the memo afresh past this.
+TERM_MEMO_PAIRS = 200_000
 
 
 class RedFlagBrief(BaseModel):
@@ -54,12 +57,23 @@ class AskResult(BaseModel):
     red_flags: list[RedFlagBrief]
 
 
-@dataclass(frozen=True)
+TermKey = tuple[str, bool]  # (word, titles and aliases only)
+
+
+@dataclass
 class _Cached:
-    """The parsing index with the content version it was loaded for."""
+    """The parsing index with the content version it was loaded for, and its word scores.
+
+    A question's BM25 score per topic is the sum of its words' own scores (see
+    `KnowledgeStore.term_scores`), and questions share most of their words, so each word is
+    scored by FTS5 once per content version and then added up from memory: the same numbers
+    FTS5 gives for the whole question, without a query per question.
+    """
 
     version: int
     index: QueryIndex
+    term_scores: dict[TermKey, list[tuple[int, float]]] = field(default_factory=dict)
+    term_pairs: int = 0
 
 
 def _results(ranked: list[tuple[str, float]], index: QueryIndex) -> list[SearchResult]:
@@ -100,16 +114,54 @@ class SearchEngine:
         self._cached: _Cached | None = None
         self._lock = asyncio.Lock()
 
-    async def _current_index(self) -> QueryIndex:
-        """The cached index, reloaded when the content version changes."""
+    async def _current(self) -> _Cached:
+        """The cached index and word scores, reloaded when the content version changes."""
         version = await self.watch.version()
         cached = self._cached
         if cached is not None and cached.version == version:
-            return cached.index
+            return cached
         async with self._lock:
             if self._cached is None or self._cached.version != version:
                 self._cached = _Cached(version, await self._load_index())
-            return self._cached.index
+            return self._cached
+
+    async def _current_index(self) -> QueryIndex:
+        return (await self._current()).index
+
+    async def _term_scores(
+        self, cached: _Cached, term: str, names_only: bool
+    ) -> list[tuple[int, float]]:
+        key = (term, names_only)
+        found = cached.term_scores.get(key)
+        if found is None:
+            found = await self.store.term_scores(term, COLUMN_WEIGHTS, names_only=names_only)
+            if cached.term_pairs + len(found) > TERM_MEMO_PAIRS:
+                cached.term_scores.clear()
+                cached.term_pairs = 0
+            cached.term_scores[key] = found
+            cached.term_pairs += len(found)
+        return found
+
+    async def rank_terms(
+        self, terms: tuple[str, ...], *, names_only: bool = False
+    ) -> list[tuple[int, float]]:
+        """The best `CANDIDATES` (topic id, BM25 score) for `terms` (vocabulary words)."""
+        return await self._rank(await self._current(), terms, names_only)
+
+    async def _rank(
+        self, cached: _Cached, terms: tuple[str, ...], names_only: bool
+    ) -> list[tuple[int, float]]:
+        """The best `CANDIDATES` (topic id, BM25 score) for the question's terms.
+
+        Equal to FTS5's bm25() of the terms joined by OR, to the last bit: each word's score is
+        added in query order, as FTS5 adds them (tests/test_search_ranking.py checks this).
+        """
+        totals: dict[int, float] = {}
+        for term in terms:
+            for topic_id, score in await self._term_scores(cached, term, names_only):
+                totals[topic_id] = totals.get(topic_id, 0.0) + score
+        ranked = sorted(totals.items(), key=lambda hit: (-hit[1], hit[0]))
+        return ranked[:CANDIDATES]
 
     async def _load_index(self) -> QueryIndex:
         return QueryIndex(
@@ -127,21 +179,17 @@ class SearchEngine:
 
     async def search(self, text: str, limit: int = MAX_RESULTS) -> list[SearchResult]:
         """Up to `limit` topics, best first; [] when the question is off-topic."""
-        index = await self._current_index()
-        return await self._search(parse_query(text, index), index, limit)
+        cached = await self._current()
+        return await self._search(parse_query(text, cached.index), cached, limit)
 
-    async def _search(
-        self, parsed: ParsedQuery, index: QueryIndex, limit: int
-    ) -> list[SearchResult]:
+    async def _search(self, parsed: ParsedQuery, cached: _Cached, limit: int) -> list[SearchResult]:
         if not parsed.on_topic:
             return []
+        index = cached.index
         scores: dict[str, float] = {}
         if parsed.terms:
-            # Terms are [a-z0-9]+ words, quoted: nothing the user typed is FTS5 syntax.
-            match = " OR ".join(f'"{term}"' for term in parsed.terms)
-            if parsed.names_only:
-                match = f"{{title aliases}} : ({match})"
-            hits = await self.store.rank_topics(match, COLUMN_WEIGHTS, CANDIDATES)
+            # Terms are [a-z0-9]+ words, quoted for FTS5: nothing the user typed is syntax there.
+            hits = await self._rank(cached, parsed.terms, parsed.names_only)
             # FTS5 floors the IDF of words in most topics at 1e-6: such scores keep their order
             # but shrink to nothing, so scale them until the best is 1.
             floored = bool(hits) and 0 < hits[0][1] < IDF_FLOOR_SCORE
@@ -175,9 +223,10 @@ class SearchEngine:
         A question that raises a red flag also gets the scope's red-flag topic (what to do,
         where to go): first for emergency and urgent signs, second for "see your doctor" ones.
         """
-        index = await self._current_index()
+        cached = await self._current()
+        index = cached.index
         limit = max(1, min(limit, MAX_RESULTS))
-        results = await self._search(parse_query(text, index), index, limit)
+        results = await self._search(parse_query(text, index), cached, limit)
         raised = index.triage.check(text)
         flag_topic = index.scope.red_flag_topic
         if raised and flag_topic:

@@ -198,6 +198,7 @@ class VersionWatch:
         self._version: int | None = None
         self._local_writes = -1
         self._checked_at = -math.inf
+        self._checks = 0
         self._lock = asyncio.Lock()
 
     async def version(self) -> int:
@@ -208,11 +209,18 @@ class VersionWatch:
             and now - self._checked_at < self.recheck_seconds
         ):
             return self._version
+        checks = self._checks
         async with self._lock:
+            # Another task asked SQLite while this one waited: that answer is recent enough
+            # (seconds-old is the contract), so a crowd at the recheck moment costs one query.
+            if self._checks != checks and self._local_writes == self.store.local_writes:
+                assert self._version is not None
+                return self._version
             local_writes = self.store.local_writes
             self._version = await self.store.content_version()
             self._local_writes = local_writes
             self._checked_at = now
+            self._checks += 1
             return self._version
 
 
@@ -360,8 +368,9 @@ class KnowledgeStore:
         return row[0] if row else None
 
     async def content_version(self) -> int:
-        value = await self._scalar("SELECT value FROM meta WHERE key = ?", (CONTENT_VERSION,))
-        return int(value) if value is not None else 0
+        # A primary-key read, asked by every cache in turn: in the loop, not the worker thread.
+        rows = await self.db.quick_rows("SELECT value FROM meta WHERE key = ?", (CONTENT_VERSION,))
+        return int(rows[0][0]) if rows else 0
 
     async def is_empty(self) -> bool:
         return not await self._scalar("SELECT EXISTS (SELECT 1 FROM topics)")
@@ -406,10 +415,27 @@ class KnowledgeStore:
         Scores are made positive. Ranking happens inside the FTS table, without a join: the
         caller knows each topic's slug, title and kind from memory.
         """
-        rows = await self.db.reader.execute_fetchall(
+        rows = await self.db.quick_rows(
             "SELECT rowid, -bm25(topic_fts, ?, ?, ?, ?) AS score FROM topic_fts"
             " WHERE topic_fts MATCH ? ORDER BY score DESC LIMIT ?",
             (*weights, match, limit),
+        )
+        return [(int(topic_id), float(score)) for topic_id, score in rows]
+
+    async def term_scores(
+        self, term: str, weights: tuple[float, float, float, float], *, names_only: bool = False
+    ) -> list[tuple[int, float]]:
+        """Every topic containing `term` (a plain [a-z0-9] word), with that word's BM25 share.
+
+        FTS5's bm25() of an OR of words is the sum, word by word, of each word's own score
+        (its IDF depends on the word alone), so search can add these up instead of asking
+        SQLite again for every question. `names_only` looks in titles and aliases only.
+        """
+        phrase = f'"{term}"'
+        match = f"{{title aliases}} : {phrase}" if names_only else phrase
+        rows = await self.db.quick_rows(
+            "SELECT rowid, -bm25(topic_fts, ?, ?, ?, ?) FROM topic_fts WHERE topic_fts MATCH ?",
+            (*weights, match),
         )
         return [(int(topic_id), float(score)) for topic_id, score in rows]
 
