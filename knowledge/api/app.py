@@ -44,6 +44,7 @@ from knowledge.api.errors import (
     install_error_handlers,
 )
 from knowledge.api.schemas import Health, ShardHealth, StretchPage, TipPage, TopicPage, next_offset
+from knowledge.api.search_lane import SEARCH_PATH, plain_search
 from knowledge.api.settings import ApiSettings
 from knowledge.checks import (
     NEAR_DUPLICATE_RATIO,
@@ -68,10 +69,6 @@ MAX_OFFSET = 1_000_000
 # Serialised reads kept for the current content version; past this the cache starts afresh, so
 # a flood of distinct URLs costs recomputation, never memory.
 CACHE_MAX_BYTES = 32 * 1024 * 1024
-# Searches run in SQLite's worker thread. With many in flight, that thread and the event loop
-# take turns at the GIL and every answer waits (p99 five times worse at 16 connections, measured
-# with bench/api.py); two at a time keep the thread busy while the loop parses the next requests.
-SEARCHES_IN_FLIGHT = 2
 RESERVED_TIP_IDS = frozenset({"random"})  # GET /v1/tips/random would hide such a tip
 NO_STORE = "no-store"
 _REQUEST = "(request)"  # the location `kb check` problems about the request's item carry
@@ -189,10 +186,15 @@ class ContentCache:
         self._bytes += len(entry.body)
 
 
+# Answers a request itself and says True, or says False and leaves it to FastAPI.
+Lane = Callable[[Scope, Send], Awaitable[bool]]
+
+
 class ContentApi(FastAPI):
-    """FastAPI with a lane that answers cached GETs before routing and middleware."""
+    """FastAPI with lanes that answer cached GETs and plain searches before routing."""
 
     content_cache: ContentCache | None = None
+    search_lane: Lane | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "HEAD":
@@ -208,6 +210,9 @@ class ContentApi(FastAPI):
             entry = cache.get((scope["path"], scope["query_string"])) if cache else None
             if entry is not None:
                 await entry.send(scope, send)
+                return
+            lane = self.search_lane
+            if lane is not None and scope["path"] == SEARCH_PATH and await lane(scope, send):
                 return
         await super().__call__(scope, receive, send)
 
@@ -411,13 +416,47 @@ class _Context:
     cache: ContentCache
     rules: _Rules
     write_lock: asyncio.Lock
-    searching: asyncio.Semaphore
     read_cache_control: str
     metrics: Metrics
 
     @property
     def store(self) -> KnowledgeStore:
         return self.knowledge.store
+
+    async def search_answer(self, path: str, query_string: bytes, q: str, limit: int) -> CachedBody:
+        """One search's JSON and headers, kept per content version when the search cache is on."""
+        if not self.settings.search_cache:
+            return CachedBody.of(await self._search_json(q, limit), self.read_cache_control)
+        version = await self.cache.current()
+        key = (path, query_string)
+        entry = self.cache.get(key)
+        if entry is None:
+            entry = CachedBody.of(await self._search_json(q, limit), self.read_cache_control)
+            self.cache.put(key, version, entry)
+        return entry
+
+    async def _search_json(self, q: str, limit: int) -> bytes:
+        answer = await self.knowledge.search.ask(q, limit=limit)
+        return answer.model_dump_json().encode()
+
+    def search_lane(self) -> Lane:
+        """The lane for plainly valid searches (see `knowledge.api.search_lane`)."""
+        max_query = self.settings.max_query_chars
+
+        async def answer(scope: Scope, send: Send) -> bool:
+            request = plain_search(scope["query_string"], max_query, MAX_RESULTS)
+            if request is None:
+                return False
+            try:
+                entry = await self.search_answer(
+                    scope["path"], scope["query_string"], request.q, request.limit
+                )
+            except Exception:  # nothing sent yet: the route meets it again and reports it
+                return False
+            await entry.send(scope, send)
+            return True
+
+        return answer
 
     async def cached_read(
         self, request: Request, if_none_match: str | None, produce: Callable[[], Awaitable[bytes]]
@@ -450,7 +489,6 @@ def create_app(
         cache=ContentCache(knowledge.watch),
         rules=_Rules(knowledge.store, extra_check),
         write_lock=asyncio.Lock(),
-        searching=asyncio.Semaphore(SEARCHES_IN_FLIGHT),
         read_cache_control=f"public, max-age={settings.cache_max_age}",
         metrics=metrics or Metrics(),
     )
@@ -477,6 +515,7 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.content_cache = ctx.cache
+    app.search_lane = ctx.search_lane()
     install_error_handlers(app)
     app.add_middleware(ErrorGuard, max_body_bytes=settings.max_body_bytes)
     # Routes go on the app itself, not through include_router: a flat route list is what
@@ -707,14 +746,9 @@ def _read_routes(router: FastAPI, ctx: _Context) -> None:
         ] = MAX_RESULTS,
         if_none_match: IfNoneMatch = None,
     ) -> Response:
-        async def produce() -> bytes:
-            async with ctx.searching:
-                answer = await ctx.knowledge.search.ask(q, limit=limit)
-            return answer.model_dump_json().encode()
-
-        if ctx.settings.search_cache:
-            return await ctx.cached_read(request, if_none_match, produce)
-        return CachedBody.of(await produce(), ctx.read_cache_control).response(if_none_match)
+        scope = request.scope
+        entry = await ctx.search_answer(scope["path"], scope["query_string"], q, limit)
+        return entry.response(if_none_match)
 
 
 def _require_writer(ctx: _Context) -> Callable[..., Awaitable[None]]:
