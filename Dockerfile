@@ -12,7 +12,8 @@ COPY knowledge ./knowledge
 RUN /venv/bin/pip install --no-deps --no-build-isolation .
 
 FROM python:3.11-slim
-RUN useradd --system --uid 10001 --home-dir /app crampbot \
+RUN groupadd --system --gid 10001 crampbot \
+    && useradd --system --uid 10001 --gid crampbot --home-dir /app crampbot \
     && mkdir -p /data /app \
     && chown crampbot:crampbot /data
 COPY --from=build /venv /venv
@@ -28,5 +29,5 @@ USER crampbot
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=4).status == 200 else 1)"]
+    CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('CRAMPBOT_API_PORT') or '8080'; sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status == 200 else 1)"]
 CMD ["crampbot", "run"]
