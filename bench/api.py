@@ -13,7 +13,10 @@ Each server runs in its own process on 127.0.0.1, one after the other, and wrk d
   expression, bm25 column weights, join and LIMIT.
 crampbot keeps each answer per content version, so after the first round of the mix its search
 run measures that cache; the `search_uncached` run turns it off (CRAMPBOT_API_SEARCH_CACHE=false)
-so every request runs the engine, for an honest view of both.
+so every request runs the engine, for an honest view of both: the question is parsed (typos,
+aliases, synonyms, scope), ranked, triaged for red flags and serialised on every request. What
+the engine keeps across questions is each word's FTS5 scores per content version (a word
+costs one FTS5 query the first time it is asked), as an inverted index would.
 """
 
 from __future__ import annotations
