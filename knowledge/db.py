@@ -1,8 +1,10 @@
 """The SQLite database: connections, pragmas, transactions and numbered migrations.
 
-Two connections on purpose. Writes go through one connection in explicit transactions; reads use
-another, so with WAL a reader always sees the last committed state (old content or new, never a
-half-built mix) even while a rebuild is running in the same process.
+Separate connections on purpose. Writes go through one connection in explicit transactions;
+reads use another, so with WAL a reader always sees the last committed state (old content or
+new, never a half-built mix) even while a rebuild is running in the same process. A third,
+query-only connection answers small bounded reads in the event loop itself (`quick_rows`),
+where the round trip to aiosqlite's worker thread would cost more than the query.
 """
 
 from __future__ import annotations
