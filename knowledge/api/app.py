@@ -10,6 +10,9 @@ Why it is shaped this way:
   `If-None-Match` and get a 304 without a body. A cached URL is answered before FastAPI's routing
   (`ContentApi.__call__`); only URLs a route has already accepted are ever in the cache, so that
   lane never skips validation, and it sends the very bytes and headers the route made.
+- Search is too varied to cache, so plainly valid searches have a lane of their own that skips
+  FastAPI (`knowledge/api/search_lane.py`); both it and the route build the answer through
+  `_Context.search_answer`, and anything not plainly valid goes to the route and its errors.
 - Writes take a bearer token, run one at a time, and pass the rules `crampbot kb check` applies
   (sources and references must exist, no near-duplicate tips, the topic must fit a seed file)
   before the store saves them with origin `api`, which a rebuild from `seeds/` keeps.
