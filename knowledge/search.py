@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
-from knowledge.models import RedFlag, RedFlagLevel, SearchResult
+from knowledge.models import RedFlag, RedFlagLevel, SearchResult, TopicKind
 from knowledge.query import ParsedQuery, QueryIndex, parse_query
 from knowledge.store import KnowledgeStore, VersionWatch
 from knowledge.triage import Triage
@@ -31,6 +31,8 @@ COLUMN_WEIGHTS = (10.0, 8.0, 3.0, 1.0)
 # Added per word of an alias found in the question: in order, and in any order.
 PHRASE_BOOST = 4.0
 BAG_BOOST = 3.0
+# The topic kinds that may stand beside an emergency or urgent warning (see `answer`).
+EXPLANATORY_KINDS = frozenset({TopicKind.CRAMP, TopicKind.CAUSE})
 # Results scoring below this share of the best are noise, not "see also".
 RELATIVE_CUTOFF = 0.25
 # Word scores kept per content version, counted in (topic, score) pairs: the shipped content
@@ -239,6 +241,9 @@ class SearchEngine:
 
         A question that raises a red flag also gets the scope's red-flag topic (what to do,
         where to go): first for emergency and urgent signs, second for "see your doctor" ones.
+        Beside an emergency or urgent sign, self-care pages (massage, heat, stretching, drinking
+        more) would read as something to try first, and some would do harm (rubbing a leg that
+        may hold a clot), so only pages that explain a cramp or its cause stay with it.
         """
         cached = await self._current()
         index = cached.index
@@ -248,7 +253,11 @@ class SearchEngine:
         flag_topic = index.scope.red_flag_topic
         if raised and flag_topic:
             serious = any(f.level is not RedFlagLevel.GP for f in raised)
-            ranked = [(r.slug, r.score) for r in results]
+            ranked = [
+                (r.slug, r.score)
+                for r in results
+                if not serious or r.kind in EXPLANATORY_KINDS or r.slug == flag_topic
+            ]
             ranked = _promote(ranked, [flag_topic], index, position=0 if serious else 1)
             results = _results(ranked[:limit], index)
         flags = [RedFlagBrief(id=f.id, level=f.level, message=f.message) for f in raised]

@@ -179,3 +179,32 @@ async def test_see_a_doctor_flags_put_the_topic_second(knowledge: Knowledge) -> 
     answer = await knowledge.search.ask("leg cramps since i started statins")
     assert [f.level.value for f in answer.red_flags] == ["gp"]
     assert [r.slug for r in answer.results][:2] == ["medication-cramps", "when-to-see-a-doctor"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "my calf is swollen and warm",
+        "my calf is swollen red and hot and its been cramping for 2 days",
+        "drank loads of water during the marathon and now im confused and throwing up",
+        "back spasm and now my bum feels numb and i'm struggling to pee",
+    ],
+)
+async def test_no_self_care_page_stands_beside_an_urgent_warning(
+    knowledge: Knowledge, question: str
+) -> None:
+    answer = await knowledge.search.ask(question)
+    assert {f.level.value for f in answer.red_flags} & {"emergency", "urgent"}
+    assert answer.results[0].slug == "when-to-see-a-doctor"
+    for result in answer.results[1:]:
+        assert result.kind.value in {"cramp", "cause"}, (question, result.slug)
+
+
+async def test_see_a_doctor_flags_keep_self_care_pages(knowledge: Knowledge) -> None:
+    question = "cramps every night, is a massage mat or stretching any good"
+    answer = await knowledge.search.ask(question)
+    assert [f.level.value for f in answer.red_flags] == ["gp"]
+    plain = [r.slug for r in await knowledge.search.search(question)]
+    kept = [r.slug for r in answer.results]
+    assert {"massage", "care"} & {r.kind.value for r in answer.results if r.slug != kept[1]}
+    assert [slug for slug in kept if slug != "when-to-see-a-doctor"] == plain[: len(kept) - 1]
