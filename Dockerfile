@@ -12,8 +12,9 @@ COPY knowledge ./knowledge
 RUN /venv/bin/pip install --no-deps --no-build-isolation .
 
 FROM python:3.11-slim
-RUN groupadd --system --gid 10001 crampbot \
-    && useradd --system --uid 10001 --gid crampbot --home-dir /app crampbot \
+RUN groupadd --gid 10001 crampbot \
+    && useradd --uid 10001 --gid crampbot --home-dir /app --no-create-home \
+        --shell /usr/sbin/nologin crampbot \
     && mkdir -p /data /app \
     && chown crampbot:crampbot /data
 COPY --from=build /venv /venv
