@@ -127,8 +127,17 @@ def fetch(url: str) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+def peak_rss_mb(pid: int) -> float | None:
+    """A process's peak resident memory (Linux's VmHWM), or None where /proc has no such line."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
 @contextlib.contextmanager
-def serving(command: list[str], ready_url: str, log: Path) -> Iterator[None]:
+def serving(command: list[str], ready_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server process until the block ends; wait until `ready_url` answers 200."""
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
@@ -143,7 +152,7 @@ def serving(command: list[str], ready_url: str, log: Path) -> Iterator[None]:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{command[2]} did not start within 60 s; see {log}")
             time.sleep(0.2)
-        yield
+        yield process
     finally:
         process.terminate()
         try:
@@ -238,18 +247,21 @@ def main(seconds: float, threads: int) -> None:
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         serve = [sys.executable, "-m", "bench.api_serve", str(db), str(port)]
-        with serving(serve, f"{base}/healthz", folder / "crampbot.log"):
+        memory: dict[str, float | None] = {}
+        with serving(serve, f"{base}/healthz", folder / "crampbot.log") as server:
             check_answers(base, search_paths, answers)
             figures["crampbot_topic"] = run_wrk(wrk, base, topic_paths, folder, seconds, threads)
             figures["crampbot_search"] = run_wrk(wrk, base, search_paths, folder, seconds, threads)
+            memory["crampbot"] = peak_rss_mb(server.pid)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         serve = [sys.executable, "-m", "bench.api_serve", str(db), str(port), "--no-search-cache"]
-        with serving(serve, f"{base}/healthz", folder / "crampbot-uncached.log"):
+        with serving(serve, f"{base}/healthz", folder / "crampbot-uncached.log") as server:
             check_answers(base, search_paths, answers)
             figures["crampbot_search_uncached"] = run_wrk(
                 wrk, base, search_paths, folder, seconds, threads
             )
+            memory["crampbot_uncached"] = peak_rss_mb(server.pid)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         datasette = [
@@ -265,7 +277,7 @@ def main(seconds: float, threads: int) -> None:
             "--metadata",
             str(metadata),
         ]
-        with serving(datasette, f"{base}/-/versions.json", folder / "datasette.log"):
+        with serving(datasette, f"{base}/-/versions.json", folder / "datasette.log") as server:
             check_rows(base, ds_topic_paths[:3] + ds_search_paths)
             figures["datasette_topic"] = run_wrk(
                 wrk, base, ds_topic_paths, folder, seconds, threads
@@ -273,6 +285,7 @@ def main(seconds: float, threads: int) -> None:
             figures["datasette_search"] = run_wrk(
                 wrk, base, ds_search_paths, folder, seconds, threads
             )
+            memory["datasette"] = peak_rss_mb(server.pid)
 
     def ratio(ours: str, theirs: str) -> float:
         return round(figures[ours]["requests_per_s"] / figures[theirs]["requests_per_s"], 2)
@@ -305,6 +318,7 @@ def main(seconds: float, threads: int) -> None:
             "datasette_version": datasette.version.__version__,
             **figures,
             "ratios": ratios,
+            "peak_rss_mb": memory,
             "targets": TARGETS,
             "met": met,
         },
