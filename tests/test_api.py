@@ -647,6 +647,11 @@ async def test_limits_are_refused_with_a_clear_4xx(knowledge: Knowledge) -> None
         )
         assert "content-length" not in streamed.request.headers
         assert_error(streamed, 413, "2048 bytes")
+        # A GET carrying a body meets the same limit, even where a lane would answer the URL.
+        for url in ("/v1/search?q=calf%20cramp", "/v1/topics/calf-cramp"):
+            assert (await client.get(url)).status_code == 200  # the URL's answer is now cached
+            oversized = await client.request("GET", url, content=b"x" * 4096)
+            assert_error(oversized, 413, "2048 bytes")
 
 
 ERROR_CASES: list[tuple[str, str, dict[str, Any], int]] = [

@@ -193,6 +193,15 @@ class ContentCache:
 Lane = Callable[[Scope, Send], Awaitable[bool]]
 
 
+def _sends_a_body(scope: Scope) -> bool:
+    """Whether a request announces a body: the lanes never read one, so such requests go the
+    long way, where the body-size limit (and anything else about bodies) applies as usual."""
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() != b"0"):
+            return True
+    return False
+
+
 class ContentApi(FastAPI):
     """FastAPI with lanes that answer cached GETs and plain searches before routing."""
 
@@ -205,7 +214,12 @@ class ContentApi(FastAPI):
             # keeps `curl -I` and monitors working without a HEAD route beside every GET.
             scope = {**scope, "method": "GET"}
         cache = self.content_cache
-        if cache is not None and scope["type"] == "http" and scope["method"] == "GET":
+        if (
+            cache is not None
+            and scope["type"] == "http"
+            and scope["method"] == "GET"
+            and not _sends_a_body(scope)
+        ):
             try:
                 await cache.current()
             except Exception:  # the full stack below meets it again and reports it properly
