@@ -442,19 +442,14 @@ class _Context:
 
     async def search_answer(self, path: str, query_string: bytes, q: str, limit: int) -> CachedBody:
         """One search's JSON and headers, kept per content version when the search cache is on."""
-        if not self.settings.search_cache:
-            return CachedBody.of(await self._search_json(q, limit), self.read_cache_control)
-        version = await self.cache.current()
-        key = (path, query_string)
-        entry = self.cache.get(key)
-        if entry is None:
-            entry = CachedBody.of(await self._search_json(q, limit), self.read_cache_control)
-            self.cache.put(key, version, entry)
-        return entry
 
-    async def _search_json(self, q: str, limit: int) -> bytes:
-        answer = await self.knowledge.search.ask(q, limit=limit)
-        return answer.model_dump_json().encode()
+        async def produce() -> bytes:
+            answer = await self.knowledge.search.ask(q, limit=limit)
+            return answer.model_dump_json().encode()
+
+        if not self.settings.search_cache:
+            return CachedBody.of(await produce(), self.read_cache_control)
+        return await self.cached_body((path, query_string), produce)
 
     def search_lane(self) -> Lane:
         """The lane for plainly valid searches (see `knowledge.api.search_lane`)."""
@@ -475,17 +470,23 @@ class _Context:
 
         return answer
 
-    async def cached_read(
-        self, request: Request, if_none_match: str | None, produce: Callable[[], Awaitable[bytes]]
-    ) -> Response:
-        """Answer from the cache, or make the body, keep it for this version, and answer."""
+    async def cached_body(
+        self, key: CacheKey, produce: Callable[[], Awaitable[bytes]]
+    ) -> CachedBody:
+        """The body kept for `key` in this content version, or a new one made and kept."""
         version = await self.cache.current()
-        key = (request.scope["path"], request.scope["query_string"])
         entry = self.cache.get(key)
         if entry is None:
             entry = CachedBody.of(await produce(), self.read_cache_control)
             self.cache.put(key, version, entry)
-        return entry.response(if_none_match)
+        return entry
+
+    async def cached_read(
+        self, request: Request, if_none_match: str | None, produce: Callable[[], Awaitable[bytes]]
+    ) -> Response:
+        """Answer from the cache, or make the body, keep it for this version, and answer."""
+        key = (request.scope["path"], request.scope["query_string"])
+        return (await self.cached_body(key, produce)).response(if_none_match)
 
 
 def create_app(
