@@ -43,6 +43,7 @@ from bench.questions import QUESTIONS
 from knowledge.runtime import Knowledge
 from knowledge.search import CANDIDATES, COLUMN_WEIGHTS
 from knowledge.settings import BUNDLED_SEEDS
+from knowledge.store import match_expression
 from knowledge.text import query_words
 
 CONNECTIONS = 16
@@ -108,10 +109,8 @@ async def prepare(db: Path) -> tuple[list[str], list[tuple[str, str]], dict[str,
         answers: dict[str, object] = {}
         for question in QUESTIONS:
             parsed = await knowledge.search.understand(question)
-            terms = list(parsed.terms) or query_words(question)
-            match = " OR ".join(f'"{term}"' for term in terms) or '"cramp"'
-            if parsed.terms and parsed.names_only:
-                match = f"{{title aliases}} : ({match})"
+            terms = list(parsed.terms) or query_words(question) or ["cramp"]
+            match = match_expression(terms, names_only=bool(parsed.terms) and parsed.names_only)
             matches.append((question, match))
             answers[question] = (await knowledge.search.ask(question)).model_dump(mode="json")
         return slugs, matches, answers

@@ -145,9 +145,6 @@ class SearchEngine:
                 self._cached = _Cached(version, await self._load_index())
             return self._cached
 
-    async def _current_index(self) -> QueryIndex:
-        return (await self._current()).index
-
     async def _term_scores(self, cached: _Cached, term: str, names_only: bool) -> _WordScores:
         key = (term, names_only)
         found = cached.term_scores.get(key)
@@ -194,7 +191,7 @@ class SearchEngine:
         )
 
     async def understand(self, text: str) -> ParsedQuery:
-        return parse_query(text, await self._current_index())
+        return parse_query(text, (await self._current()).index)
 
     async def search(self, text: str, limit: int = MAX_RESULTS) -> list[SearchResult]:
         """Up to `limit` topics, best first; [] when the question is off-topic."""
@@ -207,7 +204,6 @@ class SearchEngine:
         index = cached.index
         scores: dict[str, float] = {}
         if parsed.terms:
-            # Terms are [a-z0-9]+ words, quoted for FTS5: nothing the user typed is syntax there.
             hits = await self._rank(cached, parsed.terms, parsed.names_only)
             # FTS5 floors the IDF of words in most topics at 1e-6: such scores keep their order
             # but shrink to nothing, so scale them until the best is 1.

@@ -11,6 +11,7 @@ import json
 import math
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -182,6 +183,15 @@ async def _refresh_search_words(conn: aiosqlite.Connection) -> None:
         "INSERT INTO search_words (word, head, docs) VALUES (?, ?, ?)",
         [(word, 1 if word in head else 0, docs.get(word, 0)) for word in ordered],
     )
+
+
+def match_expression(terms: Sequence[str], *, names_only: bool = False) -> str:
+    """The FTS5 MATCH for any of `terms`, optionally in titles and aliases only.
+
+    Terms are [a-z0-9] words and go in quoted, so nothing a user typed is ever FTS5 syntax.
+    """
+    match = " OR ".join(f'"{term}"' for term in terms)
+    return f"{{title aliases}} : ({match})" if names_only else match
 
 
 class VersionWatch:
@@ -408,17 +418,17 @@ class KnowledgeStore:
         return [found[slug] for slug in slugs if slug in found]
 
     async def rank_topics(
-        self, match: str, weights: tuple[float, float, float, float], limit: int
+        self, match: str, weights: tuple[float, float, float, float], limit: int | None
     ) -> list[tuple[int, float]]:
         """(topic id, score) for topics matching an FTS5 expression, best BM25 first.
 
-        Scores are made positive. Ranking happens inside the FTS table, without a join: the
-        caller knows each topic's slug, title and kind from memory.
+        Scores are made positive; `limit` None keeps every match. Ranking happens inside the FTS
+        table, without a join: the caller knows each topic's slug, title and kind from memory.
         """
         rows = await self.db.quick_rows(
             "SELECT rowid, -bm25(topic_fts, ?, ?, ?, ?) AS score FROM topic_fts"
             " WHERE topic_fts MATCH ? ORDER BY score DESC LIMIT ?",
-            (*weights, match, limit),
+            (*weights, match, -1 if limit is None else limit),
         )
         return [(int(topic_id), float(score)) for topic_id, score in rows]
 
@@ -431,13 +441,9 @@ class KnowledgeStore:
         (its IDF depends on the word alone), so search can add these up instead of asking
         SQLite again for every question. `names_only` looks in titles and aliases only.
         """
-        phrase = f'"{term}"'
-        match = f"{{title aliases}} : {phrase}" if names_only else phrase
-        rows = await self.db.quick_rows(
-            "SELECT rowid, -bm25(topic_fts, ?, ?, ?, ?) FROM topic_fts WHERE topic_fts MATCH ?",
-            (*weights, match),
+        return await self.rank_topics(
+            match_expression([term], names_only=names_only), weights, None
         )
-        return [(int(topic_id), float(score)) for topic_id, score in rows]
 
     async def topic_heads(self) -> dict[int, SearchResult]:
         """Every topic's id, slug, title and kind (score 0), for search to keep in memory."""

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from knowledge.runtime import Knowledge
 from knowledge.search import CANDIDATES, COLUMN_WEIGHTS
+from knowledge.store import match_expression
 
 QUESTIONS = [
     entry["q"]
@@ -25,9 +26,7 @@ QUESTIONS = [
 async def fts5_ranking(
     knowledge: Knowledge, terms: tuple[str, ...], names_only: bool
 ) -> list[tuple[int, float]]:
-    match = " OR ".join(f'"{term}"' for term in terms)
-    if names_only:
-        match = f"{{title aliases}} : ({match})"
+    match = match_expression(terms, names_only=names_only)
     return await knowledge.store.rank_topics(match, COLUMN_WEIGHTS, CANDIDATES)
 
 
