@@ -40,6 +40,17 @@ def _latency(value: float) -> float | None:
     return None if math.isinf(value) or math.isnan(value) else value
 
 
+def _client_options(options: dict[str, Any]) -> dict[str, Any]:
+    """What both clients hand discord.py: slash commands only, and no message ever pings."""
+    return {
+        "command_prefix": commands.when_mentioned,
+        "intents": bot_intents(),
+        "allowed_mentions": discord.AllowedMentions.none(),
+        "help_command": None,
+        **options,
+    }
+
+
 class _CrampBotMixin:
     """What both the single-connection and the sharded client add to discord.py's."""
 
@@ -99,13 +110,7 @@ class CrampBot(_CrampBotMixin, commands.Bot):
         if shards is not None:
             options.setdefault("shard_id", shards[0])
             options.setdefault("shard_count", settings.shard_count)
-        super().__init__(
-            command_prefix=commands.when_mentioned,
-            intents=bot_intents(),
-            allowed_mentions=discord.AllowedMentions.none(),
-            help_command=None,
-            **options,
-        )
+        super().__init__(**_client_options(options))
         self._setup(knowledge, settings, metrics)
 
     def shard_states(self) -> list[ShardState]:
@@ -123,15 +128,9 @@ class ShardedCrampBot(_CrampBotMixin, commands.AutoShardedBot):
         metrics: Metrics | None = None,
         **options: Any,
     ) -> None:
-        super().__init__(
-            command_prefix=commands.when_mentioned,
-            intents=bot_intents(),
-            allowed_mentions=discord.AllowedMentions.none(),
-            help_command=None,
-            shard_ids=settings.shards() or [0],
-            shard_count=settings.shard_count,
-            **options,
-        )
+        options.setdefault("shard_ids", settings.shards() or [0])
+        options.setdefault("shard_count", settings.shard_count)
+        super().__init__(**_client_options(options))
         self._setup(knowledge, settings, metrics)
 
     def shard_states(self) -> list[ShardState]:
