@@ -1,7 +1,11 @@
 # crampbot: `make run` starts it, `make test` tests it. Both install what they need first.
+# Any Python from 3.11 to 3.13: `make test PYTHON=python3.13`. The venv remembers which Python
+# made it and is made anew when another one is asked for.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+PYTEST_ARGS ?=
+PY_TAG := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 
 .PHONY: run test lint check lock bench clean
 
@@ -9,7 +13,7 @@ run: $(VENV)/.runtime
 	$(BIN)/crampbot run
 
 test: $(VENV)/.dev
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check bot knowledge tests bench
@@ -25,21 +29,31 @@ bench: $(VENV)/.dev
 	$(BIN)/python -m bench.daily_due
 	$(BIN)/python -m bench.daily_fanout
 
-# Re-pin every dependency with hashes (needs uv: `pip install uv`).
-lock:
-	uv pip compile pyproject.toml build-requirements.in --generate-hashes --python-version 3.11 -q -o requirements.lock
-	uv pip compile pyproject.toml build-requirements.in --extra dev --generate-hashes --python-version 3.11 -q -o requirements-dev.lock
+# Re-pin every dependency with hashes, in one universal lock for every supported Python and
+# platform (markers such as `python_full_version >= '3.13'` pick what each needs). uv is itself
+# a locked dev dependency. Existing pins are kept unless pyproject.toml needs others; delete a
+# lock first to move everything to the newest versions.
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml build-requirements.in --universal \
+	--python-version 3.11 --generate-hashes --no-emit-index-url --no-emit-find-links -q
+lock: $(VENV)/.dev
+	$(UV_COMPILE) -o requirements.lock
+	$(UV_COMPILE) --extra dev -o requirements-dev.lock
 
-$(VENV)/bin/python:
+$(VENV)/.python-$(PY_TAG):
+	@test -n "$(PY_TAG)" || { echo "make: '$(PYTHON)' is not a Python I can run; try PYTHON=python3.11" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' \
+		|| { echo "make: crampbot supports Python 3.11 to 3.13; $(PYTHON) is $(PY_TAG)" >&2; exit 1; }
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	touch $@
 
-$(VENV)/.runtime: requirements.lock pyproject.toml | $(VENV)/bin/python
+$(VENV)/.runtime: requirements.lock pyproject.toml $(VENV)/.python-$(PY_TAG)
 	$(BIN)/pip install -q --require-hashes -r requirements.lock
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.dev: requirements-dev.lock pyproject.toml | $(VENV)/bin/python
+$(VENV)/.dev: requirements-dev.lock pyproject.toml $(VENV)/.python-$(PY_TAG)
 	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
 	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@ $(VENV)/.runtime

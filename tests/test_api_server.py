@@ -138,22 +138,36 @@ async def test_serve_api_signals_ready_and_stops_cleanly_when_cancelled(
 async def test_a_request_in_flight_finishes_during_shutdown(
     knowledge: Knowledge, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Events, not sleeps: the request is known to be inside its handler before the server is
+    # cancelled, and it is let go only once the shutdown has begun, however slow the machine.
     real = knowledge.store.topic
+    in_handler, shutting_down, release = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
-    async def slow(slug: str) -> Topic | None:
-        await asyncio.sleep(0.5)
+    async def held(slug: str) -> Topic | None:
+        in_handler.set()
+        await release.wait()
         return await real(slug)
 
-    monkeypatch.setattr(knowledge.store, "topic", slow)
+    monkeypatch.setattr(knowledge.store, "topic", held)
     server = ApiServer(knowledge, api_settings())
     await server.start()
+    real_shutdown = server.server.shutdown
+
+    async def shutdown(sockets: list[socket.socket] | None = None) -> None:
+        shutting_down.set()
+        await real_shutdown(sockets=sockets)
+
+    monkeypatch.setattr(server.server, "shutdown", shutdown)
     serving = asyncio.create_task(server.serve())
     async with httpx.AsyncClient(base_url=server.url) as client:
         request = asyncio.create_task(client.get("/v1/topics/calf-cramp"))
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(in_handler.wait(), timeout=10)
         serving.cancel()  # as `crampbot run` does on Ctrl-C
+        await asyncio.wait_for(shutting_down.wait(), timeout=10)
+        release.set()
         response = await request
     assert response.status_code == 200
+    assert response.json()["slug"] == "calf-cramp"
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(serving, timeout=10)
     assert refuses_connections(server.port or 0)

@@ -12,8 +12,10 @@ operation's validator is built once and cached.  ``$ref`` pointers such as
 ``#/components/schemas/MessageCreateRequest`` are resolved lazily through a
 ``referencing.Registry`` that holds the whole document under one URI.
 
-The location defaults to the shared copy of the document and can be overridden
-with the ``DISCORD_OPENAPI_SPEC`` environment variable.
+The document is vendored beside this module (``discord-openapi.json``, MIT, licence in
+``discord-openapi.LICENSE``) so the tests need nothing outside the repository; the
+``DISCORD_OPENAPI_SPEC`` environment variable points them at another copy, for example a newer
+one being tried before it replaces the vendored file.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-DEFAULT_SPEC_PATH = Path("/work/shared/reference/discord-openapi.json")
+DEFAULT_SPEC_PATH = Path(__file__).with_name("discord-openapi.json")
 SPEC_ENV_VAR = "DISCORD_OPENAPI_SPEC"
 _SPEC_URI = "urn:discord:openapi"
 _SNOWFLAKE_PATTERN = "^(0|[1-9][0-9]*)$"
