@@ -40,6 +40,7 @@ KIND_COLOURS = {
     TopicKind.CAUSE: 0x6B46C1,
     TopicKind.MASSAGE: 0xB7791F,
     TopicKind.CARE: 0x2F855A,
+    TopicKind.SIGNPOST: 0x718096,
 }
 FLAG_COLOURS = {
     RedFlagLevel.EMERGENCY: 0xC53030,

@@ -60,6 +60,9 @@ class TopicKind(StrEnum):
     CAUSE = "cause"
     MASSAGE = "massage"
     CARE = "care"
+    # Something people call "a cramp" that is not a muscle cramp (period pain, restless legs):
+    # a short page that says what it is and where to go, instead of leg-cramp advice.
+    SIGNPOST = "signpost"
 
 
 class TipKind(StrEnum):
