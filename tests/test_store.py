@@ -248,3 +248,23 @@ async def test_online_backup_while_writing(tmp_path: Path) -> None:
             slugs = [r[0] for r in await copy.reader.execute_fetchall("SELECT slug FROM topics")]
             assert slugs in (["calf-cramp"], ["foot-cramp"])
     assert not list((tmp_path / "backups").glob(".*partial"))
+
+
+async def test_signpost_migration_keeps_every_topic_row_and_citation(tmp_path: Path) -> None:
+    """0003 rebuilds `topics`; with foreign keys on, DROP TABLE would cascade the citations away."""
+    shipped = bundled_migrations()
+    content, problems = load_seeds(write_seeds(tmp_path / "seeds"))
+    assert problems == []
+    counts = (
+        "SELECT (SELECT count(*) FROM topics), (SELECT count(*) FROM topic_sources), "
+        "(SELECT count(*) FROM topic_phrases)"
+    )
+    async with await Database.open(tmp_path / "crampbot.db", migrate=False) as db:
+        await db.migrate([m for m in shipped if m.version < 3])
+        await KnowledgeStore(db).rebuild(content)
+        before = [tuple(r) for r in await db.reader.execute_fetchall(counts)]
+        assert before[0][0] > 0 and before[0][1] > 0 and before[0][2] > 0
+        assert await db.migrate() == [m.version for m in shipped if m.version >= 3]
+        assert [tuple(r) for r in await db.reader.execute_fetchall(counts)] == before
+        await db.writer.execute("UPDATE topics SET kind = 'signpost'")
+        assert list(await db.writer.execute_fetchall("PRAGMA foreign_key_check")) == []
