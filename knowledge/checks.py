@@ -16,6 +16,7 @@ from knowledge.loader import Content, Problem
 from knowledge.models import BodyRegion, TipKind, TopicKind
 from knowledge.text import normalize, words
 from knowledge.triage import Triage
+from knowledge.wording import WordingError, closest
 
 # Two tips whose normalised words are this similar say the same thing.
 NEAR_DUPLICATE_RATIO = 85.0
@@ -102,18 +103,42 @@ def check_near_duplicate_tips(content: Content) -> Iterable[Problem]:
             )
 
 
-def check_red_flag_examples(content: Content) -> Iterable[Problem]:
-    """Each rule's examples must trigger it: this keeps patterns and intent in step."""
-    triage = Triage(content.red_flags)
+def check_red_flag_terms(content: Content) -> Iterable[Problem]:
+    """Every term a rule names must exist; the nearest real term is suggested."""
+    known = content.triage_terms
     for rule in content.red_flags:
-        for example in rule.examples:
+        for c, clause in enumerate(rule.when):
+            for t, ref in enumerate(clause):
+                name = ref.removeprefix("!")
+                if name not in known:
+                    file, _ = _where(content, "red flag", rule.id)
+                    line = content.line_of("red flag", rule.id, "when", c, t)
+                    hint = closest(name, known)
+                    yield Problem(file, line, f"when: no term {name!r} in triage_terms.yaml{hint}")
+
+
+def check_red_flag_examples(content: Content) -> Iterable[Problem]:
+    """Each rule's examples must trigger it and its counter-examples must not.
+
+    This keeps rules, terms and intent in step: a wording removed from a term, or a rule made
+    too broad, shows up here as the example it breaks, on that example's own line.
+    """
+    known = set(content.triage_terms)
+    usable = [rule for rule in content.red_flags if rule.terms() <= known]
+    try:
+        triage = Triage(usable, content.triage_terms)
+    except (WordingError, ValueError):
+        return  # the term problems are reported where they are
+    file = content.locations.get(("red flag", usable[0].id), ("seeds", None))[0] if usable else ""
+    for rule in usable:
+        for index, example in enumerate(rule.examples):
             if rule.id not in {flag.id for flag in triage.check(example)}:
-                yield _problem(
-                    content,
-                    "red flag",
-                    rule.id,
-                    f"example {example!r} does not trigger {rule.id!r}",
-                )
+                line = content.line_of("red flag", rule.id, "examples", index)
+                yield Problem(file, line, f"example {example!r} does not trigger {rule.id!r}")
+        for index, example in enumerate(rule.counter_examples):
+            if rule.id in {flag.id for flag in triage.check(example)}:
+                line = content.line_of("red flag", rule.id, "counter_examples", index)
+                yield Problem(file, line, f"counter-example {example!r} triggers {rule.id!r}")
 
 
 def check_content(content: Content, policy: CoveragePolicy | None = None) -> list[Problem]:
@@ -122,6 +147,7 @@ def check_content(content: Content, policy: CoveragePolicy | None = None) -> lis
         *check_references(content),
         *check_stretch_coverage(content),
         *check_near_duplicate_tips(content),
+        *check_red_flag_terms(content),
         *check_red_flag_examples(content),
         *(check_coverage(content, policy) if policy else ()),
     ]

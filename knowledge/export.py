@@ -29,6 +29,7 @@ from knowledge.loader import (
     SYNONYMS_FILE,
     TIPS_DIR,
     TOPICS_DIR,
+    TRIAGE_TERMS_FILE,
     Content,
     Problem,
     load_seeds,
@@ -213,6 +214,9 @@ def _files(content: Content) -> dict[str, str]:
         else ""
     )
     files[SCOPE_FILE] = HEADER + _yaml(_front(content.scope.model_dump(mode="json")))
+    files[TRIAGE_TERMS_FILE] = HEADER + (
+        _yaml(content.triage_terms) if content.triage_terms else ""
+    )
     for topic in content.topics:
         files[f"{TOPICS_DIR}/{topic.slug}.md"] = topic_markdown(topic)
     for stretch in content.stretches:
@@ -239,6 +243,7 @@ async def read_content(store: KnowledgeStore) -> Content:
             red_flags=await store.red_flag_rules(),
             synonyms=await store.synonyms(),
             scope=await store.scope(),
+            triage_terms=await store.triage_terms(),
         )
 
 
@@ -274,6 +279,8 @@ def roundtrip_differences(expected: Content, loaded: Content) -> list[str]:
         differences.append("synonyms read back differently")
     if expected.scope != loaded.scope:
         differences.append("scope read back differently")
+    if expected.triage_terms != loaded.triage_terms:
+        differences.append("triage terms read back differently")
     return differences
 
 
@@ -344,7 +351,7 @@ async def export_seeds(
     """Write all content in `store` as seed files under `directory`.
 
     `directory` must be new or empty unless `replace` is true; then the seed files in it
-    (sources, red flags, synonyms, scope, topics/*.md, stretches/*.md, tips/*.yaml) are replaced and
+    (sources, red flags, triage terms, synonyms, scope, topics/*.md, stretches/*.md, tips/*.yaml) are replaced and
     anything else (a README) is kept. Raises ExportError, writing nothing, when it cannot.
     """
     content = await read_content(store)

@@ -16,12 +16,14 @@ from pydantic import BaseModel, ValidationError
 
 from knowledge.models import RedFlagRule, Scope, Section, Source, Stretch, Tip, TipKind, Topic
 from knowledge.synonyms import SynonymTable, parse_synonyms
+from knowledge.wording import parse_terms
 from knowledge.yamlfile import LocatedData, YamlSyntaxError, parse_yaml, split_front_matter
 
 M = TypeVar("M", bound=BaseModel)
 
 SOURCES_FILE = "sources.yaml"
 RED_FLAGS_FILE = "red_flags.yaml"
+TRIAGE_TERMS_FILE = "triage_terms.yaml"
 SYNONYMS_FILE = "synonyms.yaml"
 SCOPE_FILE = "scope.yaml"
 TOPICS_DIR = "topics"
@@ -56,8 +58,24 @@ class Content:
     red_flags: list[RedFlagRule] = field(default_factory=list)
     synonyms: SynonymTable = field(default_factory=SynonymTable)
     scope: Scope = field(default_factory=Scope)
+    triage_terms: dict[str, list[str]] = field(default_factory=dict)
     # Where each item was defined, for cross-reference errors: (kind, key) -> (file, line).
     locations: dict[tuple[str, str], tuple[str, int | None]] = field(default_factory=dict)
+    # The parsed YAML each item came from and the item's place in it, so a problem found later
+    # can name the line of the very field (or list entry) that is wrong.
+    fields: dict[tuple[str, str], tuple[LocatedData, tuple[str | int, ...]]] = field(
+        default_factory=dict
+    )
+
+    def line_of(self, kind: str, key: str, *loc: str | int) -> int | None:
+        """The line of field `loc` of an item (its deepest known part), else the item's line."""
+        found = self.fields.get((kind, key))
+        if found is not None:
+            located, prefix = found
+            line = located.line_of((*prefix, *loc))
+            if line is not None:
+                return line
+        return self.locations.get((kind, key), ("", None))[1]
 
 
 class _Collector:
@@ -129,7 +147,7 @@ def _yaml_list(collector: _Collector, path: Path) -> tuple[list[Any], LocatedDat
 
 def _items(
     collector: _Collector, model: type[M], path: Path, extra: dict[str, Any] | None = None
-) -> Iterable[tuple[M, int | None]]:
+) -> Iterable[tuple[M, int | None, LocatedData, tuple[str | int, ...]]]:
     loaded = _yaml_list(collector, path)
     if loaded is None:
         return
@@ -141,7 +159,7 @@ def _items(
             continue
         item = collector.validate(model, {**raw, **(extra or {})}, path, located, prefix=(index,))
         if item is not None:
-            yield item, line
+            yield item, line, located, (index,)
 
 
 def _sections(
@@ -181,7 +199,7 @@ def _steps(collector: _Collector, path: Path, body: str, first_line: int) -> lis
 
 def _markdown_items(
     collector: _Collector, model: type[M], directory: Path
-) -> Iterable[tuple[M, Path]]:
+) -> Iterable[tuple[M, Path, LocatedData]]:
     for path in sorted(directory.glob("*.md")):
         try:
             document = split_front_matter(path.read_text(encoding="utf-8"))
@@ -205,7 +223,23 @@ def _markdown_items(
         slug = getattr(item, "slug", "")
         if path.stem != slug:
             collector.add(path, document.meta.line_of(("slug",)), f"file name must be {slug}.md")
-        yield item, path
+        yield item, path, document.meta
+
+
+def _load_terms(collector: _Collector, content: Content, path: Path) -> None:
+    """The triage terms, each bad wording reported on its own line."""
+    if not path.exists():
+        return
+    located = collector.read_yaml(path)
+    if located is None:
+        return
+    terms, errors = parse_terms(located.data)
+    content.triage_terms = terms
+    for name in terms:
+        content.locations[("term", name)] = (collector.rel(path), located.line_of((name,)))
+        content.fields[("term", name)] = (located, (name,))
+    for loc, message in errors:
+        collector.add(path, located.line_of(loc), message)
 
 
 def load_seeds(root: Path) -> tuple[Content, list[Problem]]:
@@ -224,15 +258,18 @@ def load_seeds(root: Path) -> tuple[Content, list[Problem]]:
         content.locations[(kind, key)] = (collector.rel(path), line)
 
     sources_path = root / SOURCES_FILE
-    for source, line in _items(collector, Source, sources_path):
+    for source, line, in_file, prefix in _items(collector, Source, sources_path):
         place("source", source.id, sources_path, line)
+        content.fields[("source", source.id)] = (in_file, prefix)
         content.sources.append(source)
 
-    for topic, path in _markdown_items(collector, Topic, root / TOPICS_DIR):
+    for topic, path, meta in _markdown_items(collector, Topic, root / TOPICS_DIR):
         place("topic", topic.slug, path, 2)
+        content.fields[("topic", topic.slug)] = (meta, ())
         content.topics.append(topic)
-    for stretch, path in _markdown_items(collector, Stretch, root / STRETCHES_DIR):
+    for stretch, path, meta in _markdown_items(collector, Stretch, root / STRETCHES_DIR):
         place("stretch", stretch.slug, path, 2)
+        content.fields[("stretch", stretch.slug)] = (meta, ())
         content.stretches.append(stretch)
 
     for path in sorted((root / TIPS_DIR).glob("*.yaml")):
@@ -240,14 +277,18 @@ def load_seeds(root: Path) -> tuple[Content, list[Problem]]:
             kinds = ", ".join(kind.value for kind in TipKind)
             collector.add(path, None, f"tip files are named after their kind: {kinds}")
             continue
-        for tip, line in _items(collector, Tip, path, {"kind": path.stem}):
+        for tip, line, in_file, prefix in _items(collector, Tip, path, {"kind": path.stem}):
             place("tip", tip.id, path, line)
+            content.fields[("tip", tip.id)] = (in_file, prefix)
             content.tips.append(tip)
 
     flags_path = root / RED_FLAGS_FILE
-    for rule, line in _items(collector, RedFlagRule, flags_path):
+    for rule, line, in_file, prefix in _items(collector, RedFlagRule, flags_path):
         place("red flag", rule.id, flags_path, line)
+        content.fields[("red flag", rule.id)] = (in_file, prefix)
         content.red_flags.append(rule)
+
+    _load_terms(collector, content, root / TRIAGE_TERMS_FILE)
 
     synonyms_path = root / SYNONYMS_FILE
     if synonyms_path.exists():

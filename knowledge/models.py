@@ -6,9 +6,8 @@ here (a length limit, a required source) holds everywhere content can come from.
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -230,25 +229,18 @@ class Tip(BaseModel):
     origin: Origin = Origin.SEED
 
 
-def _compiles(patterns: list[str]) -> list[str]:
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValueError(
-                f"pattern {pattern!r} is not a valid regular expression: {exc}"
-            ) from exc
-    return patterns
-
-
-PatternGroup = Annotated[list[str], Field(min_length=1), AfterValidator(_compiles)]
+# A term of `seeds/triage_terms.yaml`, or "!term" for "and the question does not state it".
+TermRef = Annotated[str, StringConstraints(pattern=r"^!?[a-z0-9]+(?:-[a-z0-9]+)*$")]
+Clause = Annotated[list[TermRef], Field(min_length=1)]
 
 
 class RedFlagRule(BaseModel):
-    """A warning sign: fires when, for one of its `when` clauses, every group finds a match.
+    """A warning sign: fires when, for one of its `when` clauses, the question states every term.
 
-    Each group is a list of regular expressions (any one may match); a clause is the groups that
-    must all match. Clauses give "A with B, or A with C" without one giant expression.
+    Terms (`seeds/triage_terms.yaml`) name what a question can say: a body site, a symptom, a
+    named condition or a qualifier, each with the wordings people use. A clause lists the terms
+    that must all be stated ("leg-swelling", "breathless"); "!term" means that term must not be.
+    `examples` must fire the rule and `counter_examples` must not: `kb check` proves both.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -258,8 +250,13 @@ class RedFlagRule(BaseModel):
     title: Annotated[Text, StringConstraints(max_length=TITLE_MAX)]
     message: Annotated[Text, StringConstraints(max_length=MESSAGE_MAX)]
     source: Slug
-    when: Annotated[list[Annotated[list[PatternGroup], Field(min_length=1)]], Field(min_length=1)]
+    when: Annotated[list[Clause], Field(min_length=1)]
     examples: Annotated[list[Text], Field(min_length=1)]
+    counter_examples: list[Text] = []
+
+    def terms(self) -> set[str]:
+        """Every term the rule names."""
+        return {ref.removeprefix("!") for clause in self.when for ref in clause}
 
 
 class Scope(BaseModel):
@@ -273,6 +270,17 @@ class Scope(BaseModel):
     out_of_scope: Annotated[
         list[Annotated[Text, StringConstraints(max_length=80)]], AfterValidator(_unique)
     ] = []
+    # Words that show a subject word is used in another sense ("a cramped flat", "a stretch
+    # goal", "tight jeans", "twitch chat"), and the body and health words that outweigh them.
+    other_senses: Annotated[
+        list[Annotated[Text, StringConstraints(max_length=40)]], AfterValidator(_unique)
+    ] = []
+    health_words: Annotated[
+        list[Annotated[Text, StringConstraints(max_length=40)]], AfterValidator(_unique)
+    ] = []
+    # Everyday words for each stretch region ("quads", "back of my thigh"), for `/stretch` and
+    # for questions that ask for a stretch.
+    stretch_regions: dict[BodyRegion, list[Annotated[Text, StringConstraints(max_length=40)]]] = {}
     general_topics: UniqueSlugs = []
     red_flag_topic: Slug | None = None
 
@@ -289,10 +297,15 @@ class RedFlag(BaseModel):
     source: str
 
 
+STRETCH_RESULT = "stretch"
+
+
 class SearchResult(BaseModel):
+    """One answer to a question: a topic (its kind) or a stretch (kind "stretch")."""
+
     model_config = ConfigDict(frozen=True)
 
     slug: str
     title: str
-    kind: TopicKind
+    kind: TopicKind | Literal["stretch"]
     score: float

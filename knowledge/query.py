@@ -7,7 +7,8 @@ Kept apart from `search.py` (which talks to SQLite) so every step can be tested 
    ("my statins make my legs cramp" contains every word of the alias "statin cramps");
 4. add synonyms ("pee" -> "urine") and drop filler words;
 5. decide whether the question is on-topic (`seeds/scope.yaml`): it must name crampbot's subject,
-   and must not name a kind of "cramp" crampbot does not cover (period or stomach cramps).
+   must not name something crampbot does not cover, and must not use its words in another
+   sense ("a cramped flat", "a stretch goal", "tight jeans") more than in a health sense.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
 from knowledge.models import Scope, SearchResult
+from knowledge.stretch_finder import StretchFinder
 from knowledge.synonyms import SynonymTable
 from knowledge.text import light_stem, phrase_key, query_words
 from knowledge.triage import Triage
@@ -75,7 +77,11 @@ class QueryIndex:
     bags_by_stem: dict[str, list[AliasBag]] = field(default_factory=dict)
     subject_stems: frozenset[str] = frozenset()
     out_of_scope: tuple[str, ...] = ()
+    other_sense_stems: frozenset[str] = frozenset()
+    other_sense_phrases: tuple[str, ...] = ()
+    health_stems: frozenset[str] = frozenset()
     by_slug: dict[str, SearchResult] = field(default_factory=dict)
+    stretches: StretchFinder | None = None
 
     def __post_init__(self) -> None:
         self.by_slug = {head.slug: head for head in self.heads.values()}
@@ -84,6 +90,10 @@ class QueryIndex:
         self.longest_phrase = max((p.count(" ") + 1 for p in self.phrases), default=0)
         self.subject_stems = frozenset(stems(self.scope.subject_words))
         self.out_of_scope = tuple(f" {phrase_key(p)} " for p in self.scope.out_of_scope)
+        keys = [phrase_key(p) for p in self.scope.other_senses]
+        self.other_sense_stems = frozenset(stems(k for k in keys if " " not in k))
+        self.other_sense_phrases = tuple(f" {k} " for k in keys if " " in k)
+        self.health_stems = frozenset(stems(self.scope.health_words))
         bags = [
             AliasBag(slug, frozenset(stems(phrase.split())))
             for phrase, slugs in self.phrases.items()
@@ -173,7 +183,7 @@ def parse_query(text: str, index: QueryIndex) -> ParsedQuery:
         )
     else:  # content without a scope file: any title, alias or summary word will do
         names_subject = any(index.vocabulary.get(w, (False, 0))[0] for w in trusted)
-    on_topic = not excluded and names_subject
+    on_topic = not excluded and names_subject and not other_sense(raw, padded, index)
 
     terms: list[str] = []
     for word in expanded:
@@ -186,6 +196,24 @@ def parse_query(text: str, index: QueryIndex) -> ParsedQuery:
     names_only = bool(terms) and not distinctive
     chosen = within_budget(distinctive or terms, index)
     return ParsedQuery(tuple(chosen[:MAX_TERMS]), phrase_hits, bag_hits, on_topic, names_only)
+
+
+def other_sense(raw: list[str], padded: str, index: QueryIndex) -> bool:
+    """True when the question uses crampbot's words in another sense ("a cramped flat").
+
+    Words of another sense (rooms, money, clothes, software, pets) count against the question;
+    body and health words ("calf", "pain", "training") count for it. Only a question where the
+    other sense wins is refused, so "my calf cramped on the bus" is still answered.
+    """
+    if not index.other_sense_stems and not index.other_sense_phrases:
+        return False
+    found = set(stems(raw))
+    against = len(found & index.other_sense_stems) + sum(
+        phrase in padded for phrase in index.other_sense_phrases
+    )
+    if not against:
+        return False
+    return against > len(found & index.health_stems)
 
 
 def within_budget(terms: list[str], index: QueryIndex) -> list[str]:

@@ -64,7 +64,12 @@ class Knowledge:
         return report
 
     async def ensure_built(self, seeds: Path) -> BuildReport | None:
-        """Build only when the store is empty (first start); otherwise keep what is there."""
-        if await self.store.is_empty():
+        """Build when the store is empty (first start) or was built by an older crampbot whose
+        red-flag rules this version cannot read; otherwise keep what is there.
+
+        The second case matters for safety: a store upgraded in place would otherwise answer
+        with no red-flag rules at all until someone ran `kb build`.
+        """
+        if await self.store.is_empty() or not await self.store.rules_readable():
             return await self.build(seeds)
         return None

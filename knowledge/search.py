@@ -17,9 +17,17 @@ from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
-from knowledge.models import RedFlag, RedFlagLevel, SearchResult, TopicKind
+from knowledge.models import (
+    STRETCH_RESULT,
+    RedFlag,
+    RedFlagLevel,
+    SearchResult,
+    Stretch,
+    TopicKind,
+)
 from knowledge.query import ParsedQuery, QueryIndex, parse_query
 from knowledge.store import KnowledgeStore, VersionWatch
+from knowledge.stretch_finder import StretchFinder
 from knowledge.triage import Triage
 
 MAX_RESULTS = 5
@@ -35,6 +43,8 @@ BAG_BOOST = 3.0
 EXPLANATORY_KINDS = frozenset({TopicKind.CRAMP, TopicKind.CAUSE})
 # Results scoring below this share of the best are noise, not "see also".
 RELATIVE_CUTOFF = 0.25
+# At most this many stretches lead the results of a question that asks for a stretch.
+MAX_STRETCHES = 2
 # Word scores kept per content version, counted in (topic, score) pairs: the shipped content
 # needs a few thousand at most; a far larger store starts the memo afresh past this.
 TERM_MEMO_PAIRS = 200_000
@@ -121,6 +131,21 @@ def _promote(
     return [*rest[:position], *promoted, *rest[position:]]
 
 
+def _with_stretches(
+    topics: list[SearchResult], stretches: list[tuple[Stretch, float]], limit: int
+) -> list[SearchResult]:
+    """The best stretches first (scores kept descending), then the topics, within `limit`."""
+    if not stretches:
+        return topics[:limit]
+    top = topics[0].score if topics else 0.0
+    chosen = stretches[:MAX_STRETCHES]
+    lead = [
+        SearchResult(slug=s.slug, title=s.title, kind=STRETCH_RESULT, score=round(top + 2 - i, 3))
+        for i, (s, _) in enumerate(chosen)
+    ]
+    return [*lead, *topics][: max(1, min(limit, MAX_RESULTS))]
+
+
 def _boost(parsed: ParsedQuery, slug: str) -> float:
     return PHRASE_BOOST * parsed.phrase_hits.get(slug, 0) + BAG_BOOST * parsed.bag_hits.get(slug, 0)
 
@@ -180,14 +205,16 @@ class SearchEngine:
         return ranked[:CANDIDATES]
 
     async def _load_index(self) -> QueryIndex:
+        scope = await self.store.scope()
         return QueryIndex(
+            stretches=StretchFinder(await self.store.stretches(), scope.stretch_regions),
             vocabulary=await self.store.search_words(),
             topic_count=await self.store.count_topics(),
             phrases=await self.store.phrases(),
             synonyms=await self.store.synonyms(),
-            scope=await self.store.scope(),
+            scope=scope,
             heads=await self.store.topic_heads(),
-            triage=Triage(await self.store.red_flag_rules()),
+            triage=Triage(await self.store.red_flag_rules(), await self.store.triage_terms()),
         )
 
     async def understand(self, text: str) -> ParsedQuery:
@@ -196,11 +223,23 @@ class SearchEngine:
     async def search(self, text: str, limit: int = MAX_RESULTS) -> list[SearchResult]:
         """Up to `limit` topics, best first; [] when the question is off-topic."""
         cached = await self._current()
-        return await self._search(parse_query(text, cached.index), cached, limit)
+        return await self._search(text, parse_query(text, cached.index), cached, limit)
 
-    async def _search(self, parsed: ParsedQuery, cached: _Cached, limit: int) -> list[SearchResult]:
+    async def _search(
+        self, text: str, parsed: ParsedQuery, cached: _Cached, limit: int
+    ) -> list[SearchResult]:
+        index = cached.index
+        stretches = index.stretches.rank(text) if index.stretches else []
         if not parsed.on_topic:
-            return []
+            # A stretch named outright ("cat cow") is an answer even without a subject word.
+            named = [(s, score) for s, score in stretches if score >= 100]
+            return _with_stretches([], named, limit)
+        topics = await self._rank_topics(parsed, cached, limit)
+        return _with_stretches(topics, stretches, limit)
+
+    async def _rank_topics(
+        self, parsed: ParsedQuery, cached: _Cached, limit: int
+    ) -> list[SearchResult]:
         index = cached.index
         scores: dict[str, float] = {}
         if parsed.terms:
@@ -244,7 +283,7 @@ class SearchEngine:
         cached = await self._current()
         index = cached.index
         limit = max(1, min(limit, MAX_RESULTS))
-        results = await self._search(parse_query(text, index), cached, limit)
+        results = await self._search(text, parse_query(text, index), cached, limit)
         raised = index.triage.check(text)
         flag_topic = index.scope.red_flag_topic
         if raised and flag_topic:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
 import random
 import time
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
+from pydantic import ValidationError
 
 from knowledge.db import Database
 from knowledge.loader import Content
@@ -35,11 +37,14 @@ from knowledge.models import (
 from knowledge.synonyms import SynonymTable
 from knowledge.text import normalize, phrase_key, words
 
+log = logging.getLogger(__name__)
+
 # The tokenizer of `topic_fts` (migration 0001); the stem probe must use the same one.
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 CONTENT_VERSION = "content_version"
 SEED_HASH = "seed_hash"
 SCOPE = "scope"
+TRIAGE_TERMS = "triage_terms"
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ def content_hash(content: Content) -> str:
         digest.update(rule.model_dump_json().encode())
     digest.update(json.dumps(content.synonyms.as_mapping(), sort_keys=True).encode())
     digest.update(content.scope.model_dump_json().encode())
+    digest.update(json.dumps(content.triage_terms, sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -307,7 +313,11 @@ class KnowledgeStore:
             await conn.executemany(
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [(SEED_HASH, fingerprint), (SCOPE, content.scope.model_dump_json())],
+                [
+                    (SEED_HASH, fingerprint),
+                    (SCOPE, content.scope.model_dump_json()),
+                    (TRIAGE_TERMS, json.dumps(content.triage_terms)),
+                ],
             )
             await _bump_version(conn)
             async with conn.execute(
@@ -499,8 +509,41 @@ class KnowledgeStore:
         return [every[key] for key in ids if key in every]
 
     async def red_flag_rules(self) -> list[RedFlagRule]:
+        """The rules in file order; a row in a shape this version cannot read is left out.
+
+        Such rows come only from a store built by an older crampbot (rules were regular
+        expressions then); the next `kb build`, which `crampbot run` does when the seeds
+        changed, replaces them.
+        """
+        rules: list[RedFlagRule] = []
+        skipped = 0
         async with self.db.reader.execute("SELECT data FROM red_flags ORDER BY position") as cursor:
-            return [RedFlagRule.model_validate_json(row[0]) async for row in cursor]
+            async for row in cursor:
+                try:
+                    rules.append(RedFlagRule.model_validate_json(row[0]))
+                except ValidationError:
+                    skipped += 1
+        if skipped:
+            log.warning("%d red-flag rules in an old format were skipped; run kb build", skipped)
+        return rules
+
+    async def rules_readable(self) -> bool:
+        """False when the store holds red-flag rules this version cannot read, or no terms."""
+        async with self.db.reader.execute("SELECT data FROM red_flags") as cursor:
+            rows = [row[0] async for row in cursor]
+        if not rows:
+            return True
+        try:
+            for row in rows:
+                RedFlagRule.model_validate_json(row)
+        except ValidationError:
+            return False
+        return bool(await self.triage_terms())
+
+    async def triage_terms(self) -> dict[str, list[str]]:
+        data = await self._scalar("SELECT value FROM meta WHERE key = ?", (TRIAGE_TERMS,))
+        terms = json.loads(data) if data else {}
+        return {str(k): [str(w) for w in v] for k, v in terms.items()}
 
     async def scope(self) -> Scope:
         data = await self._scalar("SELECT value FROM meta WHERE key = ?", (SCOPE,))

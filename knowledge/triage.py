@@ -1,55 +1,65 @@
 """Red-flag triage: which warning signs a piece of free text raises.
 
 Pure and synchronous on purpose: it runs before any search, on every question, and its tests need
-no database. Rules come from `seeds/red_flags.yaml` so clinicians can review them as content.
+no database. Rules (`seeds/red_flags.yaml`) are written over terms (`seeds/triage_terms.yaml`):
+what a question says, not exact word combinations, so clinicians review plain words and a new
+way of saying "breathless" helps every rule that needs it. `knowledge.wording` reads a question
+into terms, with typos corrected and negations ("no chest pain") taken into account.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from knowledge.models import RedFlag, RedFlagRule
-from knowledge.text import normalize
+from knowledge.wording import Lexicon, Reading, first_words
 
 
 @dataclass(frozen=True)
-class _CompiledRule:
+class _Compiled:
     rule: RedFlagRule
-    clauses: tuple[tuple[re.Pattern[str], ...], ...]
+    clauses: tuple[tuple[tuple[str, bool], ...], ...]  # ((term, wanted), ...) per clause
 
-    def fires(self, text: str) -> bool:
-        return any(all(group.search(text) for group in clause) for clause in self.clauses)
+    def fires(self, reading: Reading) -> bool:
+        return any(
+            all(reading.states(term) is wanted for term, wanted in clause)
+            for clause in self.clauses
+        )
 
 
 class Triage:
-    """Compiled red-flag rules; build once, call `check` per question."""
+    """Compiled rules and terms; build once, call `check` per question.
 
-    def __init__(self, rules: Iterable[RedFlagRule]) -> None:
-        self._rules = tuple(
-            _CompiledRule(
-                rule,
-                tuple(
-                    tuple(re.compile("|".join(f"(?:{p})" for p in group)) for group in clause)
-                    for clause in rule.when
-                ),
+    Raises `knowledge.wording.WordingError` when a wording cannot be compiled or a rule names a
+    term that does not exist; `kb check` reports those with file and line before this runs.
+    """
+
+    def __init__(self, rules: Iterable[RedFlagRule], terms: Mapping[str, Iterable[str]]) -> None:
+        self.lexicon = Lexicon.build(terms)
+        self._firsts = first_words(self.lexicon)
+        compiled: list[_Compiled] = []
+        for rule in rules:
+            clauses = tuple(
+                tuple((ref.removeprefix("!"), not ref.startswith("!")) for ref in clause)
+                for clause in rule.when
             )
-            for rule in rules
-        )
-        # Every clause needs its first group to match, so one pass of all those groups rules
-        # out the usual question (no warning sign) without trying each rule in turn.
-        firsts = [clause[0].pattern for compiled in self._rules for clause in compiled.clauses]
-        self._gate = re.compile("|".join(f"(?:{p})" for p in firsts)) if firsts else None
+            missing = sorted(rule.terms() - set(self.lexicon.terms))
+            if missing:
+                raise ValueError(f"red flag {rule.id!r} names unknown terms: {', '.join(missing)}")
+            compiled.append(_Compiled(rule, clauses))
+        self._rules = tuple(compiled)
 
     def __len__(self) -> int:
         return len(self._rules)
 
+    def read(self, text: str) -> Reading:
+        """The question as triage reads it (its words and the terms it states)."""
+        return Reading(self.lexicon, text, self._firsts)
+
     def check(self, text: str) -> list[RedFlag]:
         """The red flags `text` raises, most urgent first (then in file order)."""
-        cleaned = normalize(text)
-        if self._gate is None or not self._gate.search(cleaned):
-            return []
+        reading = self.read(text)
         fired = [
             RedFlag(
                 id=compiled.rule.id,
@@ -59,11 +69,13 @@ class Triage:
                 source=compiled.rule.source,
             )
             for compiled in self._rules
-            if compiled.fires(cleaned)
+            if compiled.fires(reading)
         ]
         return sorted(fired, key=lambda flag: flag.level.rank)
 
 
-def triage(text: str, rules: Iterable[RedFlagRule]) -> list[RedFlag]:
+def triage(
+    text: str, rules: Iterable[RedFlagRule], terms: Mapping[str, Iterable[str]]
+) -> list[RedFlag]:
     """Convenience for one-off checks; hot paths keep a `Triage` instead."""
-    return Triage(rules).check(text)
+    return Triage(rules, terms).check(text)

@@ -63,8 +63,13 @@ RED_FLAGS = r"""
   message: Call your local emergency number now.
   source: test-source
   when:
-    - [['\bchest pain']]
+    - [chest-pain]
   examples: [I have chest pain]
+"""
+
+TRIAGE_TERMS = """\
+chest-pain:
+  - chest pain|pains
 """
 
 
@@ -80,4 +85,5 @@ def write_seeds(
     (root / "stretches" / "wall-stretch.md").write_text(STRETCH.format(slug=slug))
     (root / "tips" / "stretching.yaml").write_text(TIPS)
     (root / "red_flags.yaml").write_text(textwrap.dedent(RED_FLAGS))
+    (root / "triage_terms.yaml").write_text(TRIAGE_TERMS)
     return root

@@ -92,8 +92,20 @@ def test_red_flag_examples_must_trigger(tmp_path: Path) -> None:
     content, problems = load_seeds(seeds)
     assert problems == []
     found = messages(check_content(content))
+    # The line of the example itself, not of the rule it belongs to.
     assert found == [
-        "seeds/red_flags.yaml:2: example 'my chest feels odd' does not trigger 'chest-pain'"
+        "seeds/red_flags.yaml:9: example 'my chest feels odd' does not trigger 'chest-pain'"
+    ]
+
+
+def test_counter_examples_must_not_trigger(tmp_path: Path) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    flags = seeds / "red_flags.yaml"
+    flags.write_text(flags.read_text() + "  counter_examples:\n    - no pain\n    - chest pains\n")
+    content, problems = load_seeds(seeds)
+    assert problems == []
+    assert messages(check_content(content)) == [
+        "seeds/red_flags.yaml:12: counter-example 'chest pains' triggers 'chest-pain'"
     ]
 
 
@@ -105,14 +117,33 @@ def test_coverage_policy_names_what_is_missing(tmp_path: Path) -> None:
     assert "seeds/tips: 2 stretching tips; at least 60 needed" in found
 
 
-def test_bad_regex_in_red_flag_is_a_problem(tmp_path: Path) -> None:
+def test_a_rule_naming_an_unknown_term_says_which_and_suggests_one(tmp_path: Path) -> None:
     seeds = write_seeds(tmp_path / "seeds")
-    (seeds / "red_flags.yaml").write_text(
-        "- id: broken\n  level: urgent\n  title: Broken\n  message: Go.\n"
-        "  source: test-source\n  when: [[['(unclosed']]]\n  examples: [x]\n"
+    flags = seeds / "red_flags.yaml"
+    flags.write_text(flags.read_text().replace("- [chest-pain]", "- [chest-pian]"))
+    content, problems = load_seeds(seeds)
+    assert problems == []
+    found = messages(check_content(content))
+    # One problem, the real cause, on the clause's line: no cascade of failing examples.
+    assert found == [
+        "seeds/red_flags.yaml:8: when: no term 'chest-pian' in triage_terms.yaml; "
+        "did you mean 'chest-pain'?"
+    ]
+
+
+def test_a_bad_wording_is_reported_on_its_line(tmp_path: Path) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    (seeds / "triage_terms.yaml").write_text(
+        "chest-pain:\n  - chest pain|pains\n  - (unclosed chest\n  - pain in @chst\n"
     )
-    found = messages(load_seeds(seeds)[1])
-    assert any("not a valid regular expression" in m and ":6:" in m for m in found), found
+    content, problems = load_seeds(seeds)
+    found = messages(problems)
+    assert any(m.startswith("seeds/triage_terms.yaml:3:") and "'(' without ')'" in m for m in found)
+    assert any(
+        m.startswith("seeds/triage_terms.yaml:4:") and "no term @chst" in m for m in found
+    ), found
+    # The good wording still counts: the rule's example is not reported as a second problem.
+    assert messages(check_content(content)) == []
 
 
 def test_wrapped_lines_become_one_line_per_paragraph_and_list_item(tmp_path: Path) -> None:

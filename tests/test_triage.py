@@ -6,35 +6,43 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.loader import load_seeds
+from knowledge.loader import Content, load_seeds
 from knowledge.models import RedFlagLevel, RedFlagRule
 from knowledge.triage import Triage, triage
 
 
 @pytest.fixture(scope="module")
-def rules() -> list[RedFlagRule]:
-    content, problems = load_seeds(Path(__file__).resolve().parent.parent / "seeds")
+def content() -> Content:
+    loaded, problems = load_seeds(Path(__file__).resolve().parent.parent / "seeds")
     assert problems == []
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def rules(content: Content) -> list[RedFlagRule]:
     return content.red_flags
 
 
 @pytest.fixture(scope="module")
-def checker(rules: list[RedFlagRule]) -> Triage:
-    return Triage(rules)
+def checker(content: Content) -> Triage:
+    return Triage(content.red_flags, content.triage_terms)
 
 
 # Wordings written for the tests, beyond the examples in the seed file: slang, typos, no capitals.
 REALISTIC = {
     "clot-in-lung": [
+        "came home from a long flight and now I'm suddenly breathless",
         "Calf swollen since my flight and now I'm breathless going up stairs",
         "leg hurts and i get chest pains when i breathe",
     ],
     "heart-attack": [
+        "pain in my jaw and left arm and I'm clammy",
         "Cramp in my left arm and my chest feels tight",
         "chest pain and i'm all sweaty and clammy",
         "pain in my chest radiating to my back",
     ],
     "cauda-equina": [
+        "numbness between my legs and I can't pee",
         "back spasm and i cant pee properly",
         "Lower back pain, numbness in my groin area",
         "my back went and now I've lost control of my bowels",
@@ -47,8 +55,79 @@ REALISTIC = {
     "severe-dehydration": [
         "He's confused after the race in the heat",
         "haven't had a wee since this morning and feel awful",
-        "drank like 6 litres of water and now I'm vomiting",
         "she had a seizure after running in the heat",
+    ],
+    "over-drinking": [
+        "drank like 6 litres of water and now I'm vomiting",
+        "been necking water all day to stop cramps, now my head is pounding and i feel sick",
+    ],
+    "stroke": [
+        "my grandma's smile looks lopsided and she can't lift her arm",
+        "woke up and my right side feels weak and my words are coming out wrong",
+        "sudden weakness in my left leg, not a cramp, cant lift it",
+    ],
+    "sepsis": [
+        "wound on my leg is infected and now i have a fever and i'm breathing fast",
+        "could this be sepsis",
+    ],
+    "spinal-injury": [
+        "dived into a shallow pool and my neck hurts, fingers are tingly",
+        "had a fall from a horse, back is agony and my legs feel numb",
+    ],
+    "limb-ischaemia": [
+        "my hand went white and freezing out of nowhere and really hurts",
+        "leg suddenly pale and cold, what is happening",
+    ],
+    "compartment-syndrome": [
+        "broke my arm, it's in plaster and the pain is getting unbearable and fingers numb",
+        "got kicked in the calf at rugby, calf is rock hard swollen and the pain is excruciating",
+    ],
+    "heatstroke": [
+        "my friend is confused and very hot after the hike in the sun",
+        "passed out at the festival in the heat",
+        "is it heatstroke, he has stopped sweating",
+    ],
+    "tetanus": [
+        "cut my hand on a rusty fence and now it's spasming",
+        "lock jaw after a dog bite",
+        "stood on a nail in the garden and my jaw feels stiff",
+    ],
+    "statin-muscle": [
+        "cramps since i started taking atorvastatin",
+        "on rosuvastatin and my shoulders ache and feel weak",
+    ],
+    "low-calcium": [
+        "numb tingly mouth and my fingers are curling up",
+        "after my thyroid operation my hands keep cramping into a claw",
+    ],
+    "child-limp-fever": [
+        "my daughter has a temperature and keeps limping",
+        "toddler won't walk on his leg and has a fever",
+    ],
+    "child-dehydration": [
+        "baby only had 2 wet nappies today and keeps being sick",
+    ],
+    "neck-nerve": [
+        "stiff neck and now my fingers are numb",
+        "neck pain with pins and needles down my arm",
+    ],
+    "back-red-flags": [
+        "back spasm and I have a fever",
+        "lower back pain that gets worse at night",
+    ],
+    "pregnancy-warning": [
+        "pregnant, leg cramps and my face and hands suddenly swelled up",
+    ],
+    "twitching-weakness": [
+        "my calf has been twitching for weeks",
+        "arm twitching and my hand is getting weaker",
+    ],
+    "task-cramp": [
+        "hand curls up only when writing, months now",
+    ],
+    "child-leg-pain": [
+        "my son keeps limping after school",
+        "my girl has a puffy swollen knee and it hurts",
     ],
     "meningitis": [
         "stiff neck with a high temperature",
@@ -65,18 +144,12 @@ REALISTIC = {
         "pain in my side coming in waves",
         "flank pain with chills",
     ],
-    "tetanus": [
-        "cut my hand on a rusty fence and now it's spasming",
-        "lock jaw after a dog bite",
-        "stood on a nail in the garden and my jaw feels stiff",
-    ],
     "long-cramp": [
         "my calf cramp has lasted over 15 mins",
         "cramp won't stop",
         "cramp has been going for an hour",
     ],
     "new-medicine": [
-        "cramps since i started taking atorvastatin",
         "changed my blood pressure medication and now get cramps",
     ],
     "frequent-cramps": [
@@ -153,6 +226,8 @@ def test_invisible_characters_and_case_do_not_hide_a_flag(checker: Triage) -> No
     assert [f.id for f in checker.check(fullwidth)] == ["meningitis"]
 
 
-def test_function_form_matches_compiled_form(rules: list[RedFlagRule]) -> None:
-    text = "pee is dark like cola after crossfit"
-    assert triage(text, rules) == Triage(rules).check(text)
+def test_function_form_matches_compiled_form(content: Content) -> None:
+    text = "pee is dark like cola after crossfit and my legs ache"
+    assert triage(text, content.red_flags, content.triage_terms) == Triage(
+        content.red_flags, content.triage_terms
+    ).check(text)

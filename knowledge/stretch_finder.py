@@ -1,0 +1,113 @@
+"""Finding the stretch a person means, from a muscle or body word or a question.
+
+`/stretch muscle:quads` and "good stretch for tight quads after a run" both need the same step:
+from everyday words ("quads", "back of my legs", "hip flexors", "Calves") to a body region
+(`seeds/scope.yaml`, `stretch_regions`), then to the stretch in that region whose own words
+(title, aliases, muscles, steps) best fit the rest of the question ("lying on my back", "in my
+chair", "no balance"). A stretch named outright ("cat cow", "heel drops") wins over both.
+Pure and in memory: 23 stretches need no database query per question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from knowledge.models import BodyRegion, Stretch
+from knowledge.text import light_stem, phrase_key, query_words
+
+# Words that ask for a stretch rather than for an explanation.
+INTENT_STEMS = frozenset({"stretch", "loosen", "limber", "mobility", "mobilise", "mobilize"})
+# Words too common in stretch text to tell two stretches apart.
+_GENERIC = frozenset(
+    """
+    stretch muscle muscles hold second seconds time times slowly gently feel side your you the
+    and for with into until then keep back leg legs arm it this that a an of to in on or do can
+    """.split()
+)
+NAMED_SCORE = 100.0  # a stretch named by its title or an alias
+REGION_SCORE = 10.0  # a stretch of a region the question names
+
+
+@dataclass(frozen=True)
+class _Entry:
+    stretch: Stretch
+    names: tuple[str, ...]  # normalised title and aliases, padded with spaces
+    name_stems: frozenset[str]
+    text_stems: frozenset[str]
+
+
+def _stems(text: str) -> set[str]:
+    return {light_stem(w) for w in query_words(text)} - _GENERIC
+
+
+class StretchFinder:
+    """Built once per content version from the stretches and the region words."""
+
+    def __init__(
+        self, stretches: Iterable[Stretch], region_words: Mapping[BodyRegion, Iterable[str]]
+    ) -> None:
+        self._entries = [
+            _Entry(
+                stretch,
+                tuple(f" {phrase_key(n)} " for n in [stretch.title, *stretch.aliases] if n),
+                frozenset(_stems(" ".join([stretch.title, *stretch.aliases]))),
+                frozenset(
+                    _stems(" ".join([*stretch.target_muscles, *stretch.steps, *stretch.cautions]))
+                ),
+            )
+            for stretch in stretches
+        ]
+        phrases: dict[str, BodyRegion] = {}
+        for region, words in region_words.items():
+            for word in [region.label, *words]:
+                phrases[phrase_key(word)] = region
+        # Longest first, so "back of my thigh" is read before "back".
+        self._regions = sorted(phrases.items(), key=lambda item: -len(item[0]))
+
+    def regions(self, text: str) -> list[BodyRegion]:
+        """The body regions `text` names, longest wording first, each once."""
+        padded = f" {phrase_key(text)} "
+        found: list[BodyRegion] = []
+        for phrase, region in self._regions:
+            if phrase and f" {phrase} " in padded:
+                padded = padded.replace(f" {phrase} ", " | ")
+                if region not in found:
+                    found.append(region)
+        return found
+
+    def named(self, text: str) -> list[Stretch]:
+        """Stretches whose title or an alias the text contains."""
+        padded = f" {phrase_key(text)} "
+        return [e.stretch for e in self._entries if any(n in padded for n in e.names)]
+
+    def rank(self, text: str, *, need_intent: bool = True) -> list[tuple[Stretch, float]]:
+        """Stretches that fit `text`, best first, with scores; [] when it asks for none.
+
+        A stretch named outright always counts. Otherwise the text must name a body region and,
+        with `need_intent`, ask for a stretch ("stretch", "loosen"...).
+        """
+        stems = _stems(text) | {light_stem(w) for w in query_words(text)}
+        padded = f" {phrase_key(text)} "
+        regions = self.regions(text)
+        wants = bool(stems & INTENT_STEMS) or not need_intent
+        scored: list[tuple[Stretch, float]] = []
+        for order, entry in enumerate(self._entries):
+            score = 0.0
+            if any(name in padded for name in entry.names):
+                score += NAMED_SCORE
+            if wants and entry.stretch.region in regions:
+                score += REGION_SCORE * (len(regions) - regions.index(entry.stretch.region))
+                score += 2.0 * len(stems & entry.name_stems) + len(stems & entry.text_stems)
+            if score:
+                scored.append((entry.stretch, score - order * 1e-6))
+        return sorted(scored, key=lambda item: -item[1])
+
+    def for_muscle(self, muscle: str) -> Stretch | None:
+        """The best stretch for what a member typed in `/stretch muscle:`."""
+        wanted = muscle.strip().casefold()
+        for entry in self._entries:
+            if wanted == entry.stretch.slug:
+                return entry.stretch
+        ranked = self.rank(muscle, need_intent=False)
+        return ranked[0][0] if ranked else None
