@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from bot.embeds import EmbedSpec, FitReport, fit_message
 from knowledge.models import (
+    STRETCH_RESULT,
     EvidenceLevel,
     RedFlagLevel,
     Source,
@@ -228,14 +229,17 @@ def stretch_embed(stretch: Stretch, helps_with: list[str]) -> EmbedSpec:
 
 
 async def stretch_answer(knowledge: Knowledge, muscle: str) -> Answer:
-    stretches = await knowledge.store.stretches()
-    slug = resolve_choice(
-        muscle,
-        {s.slug: [s.title, s.region.label, *s.aliases, *s.target_muscles] for s in stretches},
-    )
-    stretch = next((s for s in stretches if s.slug == slug), None)
+    """The stretch a member asked for: by its name, or by a muscle or body word in any case."""
+    stretch = await knowledge.search.stretch_for(muscle)
     if stretch is None:
-        regions = sorted({s.region.label for s in stretches})
+        stretches = await knowledge.store.stretches()
+        slug = resolve_choice(
+            muscle,
+            {s.slug: [s.title, s.region.label, *s.aliases, *s.target_muscles] for s in stretches},
+        )
+        stretch = next((s for s in stretches if s.slug == slug), None)
+    if stretch is None:
+        regions = sorted({s.region.label for s in await knowledge.store.stretches()})
         return notice(f"I don't know that stretch. Try a body part: {', '.join(regions)}.")
     topics = await knowledge.store.topics_by_slugs(stretch.topics)
     spec = stretch_embed(stretch, [t.title for t in topics])
@@ -316,8 +320,18 @@ async def ask_answer(knowledge: Knowledge, question: str) -> Answer:
     if not result.results:
         embeds.append(EmbedSpec(title="crampbot", description=OFF_TOPIC, colour=0x4A5568))
         return Answer.fitted(embeds, ephemeral=not flags)
-    best_slug, *others = [r.slug for r in result.results]
-    topics = await knowledge.store.topics_by_slugs([best_slug, *others[:2]])
+    if result.results[0].kind == STRETCH_RESULT:
+        stretch = await knowledge.store.stretch(result.results[0].slug)
+        if stretch is not None:
+            slugs = [r.slug for r in result.results[1:] if r.kind != STRETCH_RESULT][:2]
+            helps = await knowledge.store.topics_by_slugs(stretch.topics)
+            spec = stretch_embed(stretch, [t.title for t in helps])
+            related = await knowledge.store.topics_by_slugs(slugs)
+            spec.add("See also", "\n".join(f"\u2022 {t.title}" for t in related))
+            embeds.append(spec)
+            return Answer.fitted(embeds, [sources_button(SourceKind.STRETCH, stretch.slug)])
+    topic_slugs = [r.slug for r in result.results if r.kind != STRETCH_RESULT]
+    topics = await knowledge.store.topics_by_slugs(topic_slugs[:3])
     if not topics:
         embeds.append(EmbedSpec(title="crampbot", description=OFF_TOPIC, colour=0x4A5568))
         return Answer.fitted(embeds, ephemeral=not flags)

@@ -122,10 +122,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if not answer.results:
             print("I can only help with cramps, stretching, massage and hydration.")
             return EXIT_OK
-        topics = await knowledge.store.topics_by_slugs([r.slug for r in answer.results])
-        for number, topic in enumerate(topics, start=1):
-            print(f"{number}. {topic.title}  [{topic.kind.value}, {topic.slug}]")
-            print(textwrap.indent(textwrap.fill(topic.summary, 76), "   "))
+        for number, result in enumerate(answer.results, start=1):
+            print(f"{number}. {result.title}  [{result.kind}, {result.slug}]")
+            if result.kind == "stretch":
+                stretch = await knowledge.store.stretch(result.slug)
+                summary = ", ".join(stretch.target_muscles) if stretch else ""
+            else:
+                topic = await knowledge.store.topic(result.slug)
+                summary = topic.summary if topic else ""
+            print(textwrap.indent(textwrap.fill(summary, 76), "   "))
         return EXIT_OK
 
     return asyncio.run(_with_knowledge(settings, job))

@@ -351,8 +351,9 @@ async def export_seeds(
     """Write all content in `store` as seed files under `directory`.
 
     `directory` must be new or empty unless `replace` is true; then the seed files in it
-    (sources, red flags, triage terms, synonyms, scope, topics/*.md, stretches/*.md, tips/*.yaml) are replaced and
-    anything else (a README) is kept. Raises ExportError, writing nothing, when it cannot.
+    (sources, red flags, triage terms, synonyms, scope, topics/*.md, stretches/*.md,
+    tips/*.yaml) are replaced and anything else (a README) is kept. Raises ExportError, writing
+    nothing, when it cannot.
     """
     content = await read_content(store)
     files, problems = await asyncio.to_thread(_export_files, content, directory, replace)

@@ -73,6 +73,9 @@ class QueryIndex:
     triage: Triage
     heads: dict[int, SearchResult] = field(default_factory=dict)  # topic id -> slug, title, kind
     words_by_initial: dict[str, list[str]] = field(default_factory=dict)
+    # Short words are corrected only towards crampbot's subject words: "calfe" is "calf", but
+    # "shops" must not become "shoes" because one page mentions shoes.
+    subject_words_by_initial: dict[str, list[str]] = field(default_factory=dict)
     longest_phrase: int = 0
     bags_by_stem: dict[str, list[AliasBag]] = field(default_factory=dict)
     subject_stems: frozenset[str] = frozenset()
@@ -82,13 +85,23 @@ class QueryIndex:
     health_stems: frozenset[str] = frozenset()
     by_slug: dict[str, SearchResult] = field(default_factory=dict)
     stretches: StretchFinder | None = None
+    # Each topic's distinctive title words ("calf" of "Calf cramp"; not "cramp", which most
+    # titles share), so the site a question names outranks a page that matched a side word.
+    title_stems: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_slug = {head.slug: head for head in self.heads.values()}
+        titles = {slug: set(stems(query_words(head.title))) for slug, head in self.by_slug.items()}
+        shared = Counter(stem for words in titles.values() for stem in words)
+        common = {stem for stem, count in shared.items() if count > max(2, len(titles) // 10)}
+        self.title_stems = {slug: frozenset(words - common) for slug, words in titles.items()}
         for word in sorted(self.vocabulary):
             self.words_by_initial.setdefault(word[0], []).append(word)
         self.longest_phrase = max((p.count(" ") + 1 for p in self.phrases), default=0)
         self.subject_stems = frozenset(stems(self.scope.subject_words))
+        for word in sorted(self.vocabulary):
+            if light_stem(word) in self.subject_stems:
+                self.subject_words_by_initial.setdefault(word[0], []).append(word)
         self.out_of_scope = tuple(f" {phrase_key(p)} " for p in self.scope.out_of_scope)
         keys = [phrase_key(p) for p in self.scope.other_senses]
         self.other_sense_stems = frozenset(stems(k for k in keys if " " not in k))
@@ -122,6 +135,8 @@ class ParsedQuery:
     # True when every term is in most topics: BM25 gives such terms no weight, so only titles
     # and aliases are searched for them.
     names_only: bool = False
+    # The question's own words, stemmed (before synonyms are added), for title matches.
+    own_stems: frozenset[str] = frozenset()
 
 
 def correct(word: str, index: QueryIndex) -> str | None:
@@ -133,9 +148,10 @@ def correct(word: str, index: QueryIndex) -> str | None:
     # One slip (a swap counts as one) for ordinary words, two for long ones: more than that and
     # real but unrelated words ("protein") start turning into content words ("proven").
     max_distance = 1 if len(word) < 8 else 2
+    short = len(word) < TRUSTED_CORRECTION_LENGTH
     match = extractOne(
         word,
-        index.words_by_initial.get(word[0], []),
+        (index.subject_words_by_initial if short else index.words_by_initial).get(word[0], []),
         scorer=OSA.distance,
         score_cutoff=max_distance,
     )
@@ -195,7 +211,14 @@ def parse_query(text: str, index: QueryIndex) -> ParsedQuery:
     distinctive = [t for t in terms if index.vocabulary[t][1] <= common_limit]
     names_only = bool(terms) and not distinctive
     chosen = within_budget(distinctive or terms, index)
-    return ParsedQuery(tuple(chosen[:MAX_TERMS]), phrase_hits, bag_hits, on_topic, names_only)
+    return ParsedQuery(
+        tuple(chosen[:MAX_TERMS]),
+        phrase_hits,
+        bag_hits,
+        on_topic,
+        names_only,
+        frozenset(stems(corrected)),
+    )
 
 
 def other_sense(raw: list[str], padded: str, index: QueryIndex) -> bool:

@@ -27,7 +27,7 @@ from knowledge.models import (
 )
 from knowledge.query import ParsedQuery, QueryIndex, parse_query
 from knowledge.store import KnowledgeStore, VersionWatch
-from knowledge.stretch_finder import StretchFinder
+from knowledge.stretch_finder import NAMED_SCORE, StretchFinder
 from knowledge.triage import Triage
 
 MAX_RESULTS = 5
@@ -39,6 +39,8 @@ COLUMN_WEIGHTS = (10.0, 8.0, 3.0, 1.0)
 # Added per word of an alias found in the question: in order, and in any order.
 PHRASE_BOOST = 4.0
 BAG_BOOST = 3.0
+# Added per distinctive title word the question itself uses (see QueryIndex.title_stems).
+TITLE_BOOST = 4.0
 # The topic kinds that may stand beside an emergency or urgent warning (see `answer`).
 EXPLANATORY_KINDS = frozenset({TopicKind.CRAMP, TopicKind.CAUSE})
 # Results scoring below this share of the best are noise, not "see also".
@@ -146,8 +148,13 @@ def _with_stretches(
     return [*lead, *topics][: max(1, min(limit, MAX_RESULTS))]
 
 
-def _boost(parsed: ParsedQuery, slug: str) -> float:
-    return PHRASE_BOOST * parsed.phrase_hits.get(slug, 0) + BAG_BOOST * parsed.bag_hits.get(slug, 0)
+def _boost(parsed: ParsedQuery, slug: str, index: QueryIndex) -> float:
+    title = len(parsed.own_stems & index.title_stems.get(slug, frozenset()))
+    return (
+        PHRASE_BOOST * parsed.phrase_hits.get(slug, 0)
+        + BAG_BOOST * parsed.bag_hits.get(slug, 0)
+        + TITLE_BOOST * title
+    )
 
 
 class SearchEngine:
@@ -217,6 +224,11 @@ class SearchEngine:
             triage=Triage(await self.store.red_flag_rules(), await self.store.triage_terms()),
         )
 
+    async def stretch_for(self, muscle: str) -> Stretch | None:
+        """The stretch for what a member typed in `/stretch muscle:` (slug, muscle or body word)."""
+        finder = (await self._current()).index.stretches
+        return finder.for_muscle(muscle) if finder else None
+
     async def understand(self, text: str) -> ParsedQuery:
         return parse_query(text, (await self._current()).index)
 
@@ -232,7 +244,7 @@ class SearchEngine:
         stretches = index.stretches.rank(text) if index.stretches else []
         if not parsed.on_topic:
             # A stretch named outright ("cat cow") is an answer even without a subject word.
-            named = [(s, score) for s, score in stretches if score >= 100]
+            named = [(s, score) for s, score in stretches if score >= NAMED_SCORE / 2]
             return _with_stretches([], named, limit)
         topics = await self._rank_topics(parsed, cached, limit)
         return _with_stretches(topics, stretches, limit)
@@ -251,11 +263,11 @@ class SearchEngine:
             for topic_id, score in hits:
                 head = index.heads.get(topic_id)
                 if head is not None:
-                    scores[head.slug] = score * scale + _boost(parsed, head.slug)
+                    scores[head.slug] = score * scale + _boost(parsed, head.slug, index)
         boosted = {*parsed.phrase_hits, *parsed.bag_hits}
         for slug in boosted:  # alias matches that BM25 did not rank
             if slug not in scores and slug in index.by_slug:
-                scores[slug] = _boost(parsed, slug)
+                scores[slug] = _boost(parsed, slug, index)
         ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
         if not boosted and (parsed.names_only or not parsed.terms):
             # Only general words ("cramp help pls"): the general topics serve best.

@@ -27,6 +27,7 @@ _GENERIC = frozenset(
 )
 NAMED_SCORE = 100.0  # a stretch named by its title or an alias
 REGION_SCORE = 10.0  # a stretch of a region the question names
+WORD_IN_TITLE_SCORE = 5.0  # the body word the question used is in the stretch's title
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,15 @@ class StretchFinder:
 
     def regions(self, text: str) -> list[BodyRegion]:
         """The body regions `text` names, longest wording first, each once."""
+        return list(dict.fromkeys(region for _, region in self._region_words(text)))
+
+    def _region_words(self, text: str) -> list[tuple[str, BodyRegion]]:
         padded = f" {phrase_key(text)} "
-        found: list[BodyRegion] = []
+        found: list[tuple[str, BodyRegion]] = []
         for phrase, region in self._regions:
             if phrase and f" {phrase} " in padded:
                 padded = padded.replace(f" {phrase} ", " | ")
-                if region not in found:
-                    found.append(region)
+                found.append((phrase, region))
         return found
 
     def named(self, text: str) -> list[Stretch]:
@@ -89,7 +92,13 @@ class StretchFinder:
         """
         stems = _stems(text) | {light_stem(w) for w in query_words(text)}
         padded = f" {phrase_key(text)} "
-        regions = self.regions(text)
+        region_words = self._region_words(text)
+        regions = list(dict.fromkeys(region for _, region in region_words))
+        said = {
+            light_stem(w)
+            for phrase, region in region_words
+            for w in [*phrase.split(), *region.label.split()]
+        }
         wants = bool(stems & INTENT_STEMS) or not need_intent
         scored: list[tuple[Stretch, float]] = []
         for order, entry in enumerate(self._entries):
@@ -99,6 +108,8 @@ class StretchFinder:
             if wants and entry.stretch.region in regions:
                 score += REGION_SCORE * (len(regions) - regions.index(entry.stretch.region))
                 score += 2.0 * len(stems & entry.name_stems) + len(stems & entry.text_stems)
+                title = {light_stem(w) for w in query_words(entry.stretch.title)}
+                score += WORD_IN_TITLE_SCORE * len(said & title)
             if score:
                 scored.append((entry.stretch, score - order * 1e-6))
         return sorted(scored, key=lambda item: -item[1])
