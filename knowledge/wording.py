@@ -13,7 +13,7 @@ A wording is a sequence of tokens:
 - `(throw up|being sick)` any one of several word sequences (inside parentheses `|` separates
   whole sequences);
 - `word?` (or `a|b?`, `@term?`, `(...)?`) may be left out;
-- `...` lets up to three other words stand between its neighbours (never across a full stop,
+- `...` lets up to four other words stand between its neighbours (never across a full stop,
   comma or other clause break).
 
 Questions are read the way people type: lower case, apostrophes dropped ("can't" is "cant"),
@@ -40,12 +40,12 @@ from knowledge.text import normalize
 FILLERS = frozenset(
     """
     a an the my his her their our your its this that these those some any
-    really very so super quite pretty kinda sorta bit little lil totally literally
+    really very so super quite pretty kinda sorta little lil totally literally
     just like actually honestly basically proper well
     """.split()
 )
 BREAK = "|"  # a clause break: words on either side belong to different statements
-GAP_WORDS = 3  # how many words `...` lets through
+GAP_WORDS = 4  # how many words `...` lets through
 NEGATION_REACH = 5  # how many words after a negation cue it still covers
 _TOKEN = re.compile(r"[a-z0-9]+|[.,;:!?()\[\]/\n]| - ")
 _APOSTROPHES = re.compile("[\u2019'`\u00b4]")
