@@ -26,6 +26,7 @@ from knowledge.checks import SHIPPED_POLICY
 
 if TYPE_CHECKING:
     from knowledge.api.settings import ApiSettings
+from knowledge.loader import Content, load_seeds
 from knowledge.runtime import ContentError, Knowledge, check_seeds
 
 log = logging.getLogger("crampbot")
@@ -61,8 +62,13 @@ async def _with_knowledge(settings: BotSettings, job: Callable[[Knowledge], Awai
 
 
 async def render_problems(seeds: Path) -> list[str]:
-    """Build the seeds into a scratch store and render every answer as the bot would."""
+    """Build the seeds into a scratch store and render every answer as the bot would.
+
+    Each problem names the file (and the line of the section, where one was cut) to edit.
+    """
     from bot.answers import render_every_answer  # noqa: PLC0415 - loads discord.py
+
+    content, _ = load_seeds(seeds)
 
     quiet = logging.getLogger("knowledge")
     level = quiet.level
@@ -75,7 +81,23 @@ async def render_problems(seeds: Path) -> list[str]:
         finally:
             await knowledge.close()
             quiet.setLevel(level)
-    return [f"{p.what}: does not fit a Discord embed ({p.detail})" for p in found]
+    return [
+        f"{_render_where(content, p.what, p.detail)}: does not fit a Discord embed ({p.detail})"
+        for p in found
+    ]
+
+
+def _render_where(content: Content, what: str, detail: str) -> str:
+    """Where to fix a render problem: "seeds/topics/x.md:41 (topic x)" for "topic x ..."."""
+    kind, _, rest = what.partition(" ")
+    key = rest.split(" ", 1)[0]
+    file, line = content.locations.get((kind, key), ("", None))
+    if not file:
+        return what
+    for (slug, heading), heading_line in content.section_lines.items():
+        if slug == key and repr(heading) in detail:
+            line = heading_line
+    return f"{file}:{line} ({what})" if line else f"{file} ({what})"
 
 
 def cmd_kb_check(args: argparse.Namespace) -> int:
@@ -93,7 +115,21 @@ def cmd_kb_check(args: argparse.Namespace) -> int:
 
 
 def cmd_kb_build(args: argparse.Namespace) -> int:
+    """Load the seeds into the store, refusing exactly what `kb check` refuses.
+
+    The per-item and cross-file checks run inside `Knowledge.build`; the render check (every
+    answer fits Discord's limits) lives in bot/ and runs here first, so an over-long answer
+    cannot reach the store through `kb build` either.
+    """
     settings = _settings(args)
+    try:
+        rendered = asyncio.run(render_problems(settings.seeds))
+    except ContentError as exc:
+        rendered = [str(problem) for problem in exc.problems]
+    if rendered:
+        _print_problems(rendered)
+        print("Fix the content, then run `crampbot kb build` again.", file=sys.stderr)
+        return EXIT_FAILED
 
     async def job(knowledge: Knowledge) -> int:
         report = await knowledge.build(settings.seeds)

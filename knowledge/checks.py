@@ -66,9 +66,13 @@ def check_references(content: Content) -> Iterable[Problem]:
         ("red flag", rule.id, "source", [rule.source], "source") for rule in content.red_flags
     ]
     for kind, key, name, values, target in references:
-        for value in values:
-            if value not in known[target]:
-                yield _problem(content, kind, key, f"{name}: no {target} {value!r}")
+        for index, value in enumerate(values):
+            if value in known[target] or (target, value) in content.broken:
+                continue  # a broken item reports its own problem; naming it is not a second one
+            file, _ = _where(content, kind, key)
+            line = content.line_of(kind, key, name, index)
+            hint = closest(value, known[target])
+            yield Problem(file, line, f"{name}: no {target} {value!r}{hint}")
     scope_topics = [*content.scope.general_topics, *filter(None, [content.scope.red_flag_topic])]
     for slug in scope_topics:
         if slug not in known["topic"]:
@@ -186,7 +190,7 @@ SHIPPED_POLICY = CoveragePolicy(
 
 
 def check_coverage(content: Content, policy: CoveragePolicy) -> Iterable[Problem]:
-    topics = {t.slug for t in content.topics}
+    topics = {t.slug for t in content.topics} | {k for kind, k in content.broken if kind == "topic"}
     for slug in sorted(policy.required_topics - topics):
         yield Problem("seeds/topics", None, f"missing required topic {slug!r} ({slug}.md)")
     if len(content.stretches) < policy.min_stretches:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from knowledge.models import RedFlagRule, Scope, Section, Source, Stretch, Tip, TipKind, Topic
 from knowledge.synonyms import SynonymTable, parse_synonyms
-from knowledge.wording import parse_terms
+from knowledge.wording import closest, parse_terms
 from knowledge.yamlfile import LocatedData, YamlSyntaxError, parse_yaml, split_front_matter
 
 M = TypeVar("M", bound=BaseModel)
@@ -59,6 +59,11 @@ class Content:
     synonyms: SynonymTable = field(default_factory=SynonymTable)
     scope: Scope = field(default_factory=Scope)
     triage_terms: dict[str, list[str]] = field(default_factory=dict)
+    # Items that exist but failed validation, by (kind, key): their own problems are reported,
+    # and references to them are not reported again as missing (no cascade).
+    broken: set[tuple[str, str]] = field(default_factory=set)
+    # The line of each topic section's heading, by (slug, heading).
+    section_lines: dict[tuple[str, str], int] = field(default_factory=dict)
     # Where each item was defined, for cross-reference errors: (kind, key) -> (file, line).
     locations: dict[tuple[str, str], tuple[str, int | None]] = field(default_factory=dict)
     # The parsed YAML each item came from and the item's place in it, so a problem found later
@@ -78,10 +83,29 @@ class Content:
         return self.locations.get((kind, key), ("", None))[1]
 
 
+_KIND_OF: dict[str, str] = {
+    "Topic": "topic",
+    "Stretch": "stretch",
+    "Tip": "tip",
+    "Source": "source",
+    "RedFlagRule": "red flag",
+}
+
+
 class _Collector:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.problems: list[Problem] = []
+        self.broken: set[tuple[str, str]] = set()
+
+    def note_broken(self, model: type[BaseModel], data: Any, fallback: str = "") -> None:
+        """Remember an item that failed validation by its key, so it is not "missing" later."""
+        key = ""
+        if isinstance(data, dict):
+            key = str(data.get("slug") or data.get("id") or "")
+        key = key or fallback
+        if key:
+            self.broken.add((_KIND_OF.get(model.__name__, model.__name__.lower()), key))
 
     def rel(self, path: Path) -> str:
         try:
@@ -130,6 +154,12 @@ def _friendly(error: Any) -> str:
         return "this field is required"
     if error["type"] == "too_short":
         return f"needs at least {error['ctx']['min_length']} item(s)"
+    if error["type"] == "enum" and isinstance(error.get("input"), str):
+        expected = re.findall(r"'([^']+)'", str(error["ctx"].get("expected", "")))
+        return message.removeprefix("Value error, ") + closest(error["input"], expected)
+    if error["type"] in {"string_too_long", "too_long"} and isinstance(error.get("input"), str):
+        limit = error["ctx"]["max_length"]
+        return f"is {len(error['input'])} characters long; the limit is {limit}"
     return message.removeprefix("Value error, ")
 
 
@@ -158,7 +188,9 @@ def _items(
             collector.add(path, line, f"item {index + 1} must be a mapping of fields")
             continue
         item = collector.validate(model, {**raw, **(extra or {})}, path, located, prefix=(index,))
-        if item is not None:
+        if item is None:
+            collector.note_broken(model, raw)
+        else:
             yield item, line, located, (index,)
 
 
@@ -199,7 +231,7 @@ def _steps(collector: _Collector, path: Path, body: str, first_line: int) -> lis
 
 def _markdown_items(
     collector: _Collector, model: type[M], directory: Path
-) -> Iterable[tuple[M, Path, LocatedData]]:
+) -> Iterable[tuple[M, Path, LocatedData, dict[tuple[str | int, ...], int]]]:
     for path in sorted(directory.glob("*.md")):
         try:
             document = split_front_matter(path.read_text(encoding="utf-8"))
@@ -219,11 +251,20 @@ def _markdown_items(
             data["steps"] = _steps(collector, path, document.body, document.body_first_line)
         item = collector.validate(model, data, path, document.meta, line_for=line_for)
         if item is None:
+            collector.note_broken(model, data, path.stem)
             continue
         slug = getattr(item, "slug", "")
         if path.stem != slug:
             collector.add(path, document.meta.line_of(("slug",)), f"file name must be {slug}.md")
-        yield item, path, document.meta
+        yield item, path, document.meta, line_for
+
+
+def _newer(older: Path, candidate: Path) -> bool:
+    """True when `candidate` was changed after `older` (ties: the later in reading order)."""
+    try:
+        return candidate.stat().st_mtime >= older.stat().st_mtime
+    except OSError:
+        return True
 
 
 def _load_terms(collector: _Collector, content: Content, path: Path) -> None:
@@ -242,6 +283,54 @@ def _load_terms(collector: _Collector, content: Content, path: Path) -> None:
         collector.add(path, located.line_of(loc), message)
 
 
+class _Placer:
+    """Records where each item is defined; a second definition of a key is a problem."""
+
+    def __init__(self, collector: _Collector, content: Content) -> None:
+        self.collector = collector
+        self.content = content
+        self.paths: dict[tuple[str, str], Path] = {}
+
+    def __call__(self, kind: str, key: str, path: Path, line: int | None) -> None:
+        collector, content = self.collector, self.content
+        previous = content.locations.get((kind, key))
+        if previous is not None:
+            older_path = self.paths[(kind, key)]
+            if _newer(older_path, path):
+                # The file edited last is the one that made the clash: blame it, point at the other.
+                older_where = f"{previous[0]}:{previous[1]}" if previous[1] else previous[0]
+                collector.add(path, line, f"{kind} {key!r} is already defined at {older_where}")
+            else:
+                where = f"{collector.rel(path)}:{line}" if line else collector.rel(path)
+                collector.add(
+                    older_path, previous[1], f"{kind} {key!r} is already defined at {where}"
+                )
+                return  # the older definition stays the one that counts
+        content.locations[(kind, key)] = (collector.rel(path), line)
+        self.paths[(kind, key)] = path
+
+
+def _load_synonyms_and_scope(collector: _Collector, content: Content, root: Path) -> None:
+    synonyms_path = root / SYNONYMS_FILE
+    if synonyms_path.exists():
+        located = collector.read_yaml(synonyms_path)
+        if located is not None:
+            table, errors = parse_synonyms(located.data)
+            content.synonyms = table
+            for loc, message in errors:
+                collector.add(synonyms_path, located.line_of(loc), message)
+    scope_path = root / SCOPE_FILE
+    if scope_path.exists():
+        located = collector.read_yaml(scope_path)
+        if located is not None:
+            if not isinstance(located.data, dict):
+                collector.add(scope_path, 1, "scope.yaml must be a mapping")
+            else:
+                scope = collector.validate(Scope, located.data, scope_path, located)
+                if scope is not None:
+                    content.scope = scope
+
+
 def load_seeds(root: Path) -> tuple[Content, list[Problem]]:
     """Load `root` (the `seeds/` folder). Invalid items are left out and reported."""
     collector = _Collector(root)
@@ -250,12 +339,7 @@ def load_seeds(root: Path) -> tuple[Content, list[Problem]]:
         collector.add(root, None, "the seeds folder does not exist")
         return content, collector.problems
 
-    def place(kind: str, key: str, path: Path, line: int | None) -> None:
-        previous = content.locations.get((kind, key))
-        if previous is not None:
-            where = f"{previous[0]}:{previous[1]}" if previous[1] else previous[0]
-            collector.add(path, line, f"{kind} {key!r} is already defined at {where}")
-        content.locations[(kind, key)] = (collector.rel(path), line)
+    place = _Placer(collector, content)
 
     sources_path = root / SOURCES_FILE
     for source, line, in_file, prefix in _items(collector, Source, sources_path):
@@ -263,11 +347,15 @@ def load_seeds(root: Path) -> tuple[Content, list[Problem]]:
         content.fields[("source", source.id)] = (in_file, prefix)
         content.sources.append(source)
 
-    for topic, path, meta in _markdown_items(collector, Topic, root / TOPICS_DIR):
+    for topic, path, meta, line_for in _markdown_items(collector, Topic, root / TOPICS_DIR):
         place("topic", topic.slug, path, 2)
         content.fields[("topic", topic.slug)] = (meta, ())
+        for index, section in enumerate(topic.sections):
+            heading_line = line_for.get(("sections", index))
+            if heading_line:
+                content.section_lines[(topic.slug, section.heading)] = heading_line
         content.topics.append(topic)
-    for stretch, path, meta in _markdown_items(collector, Stretch, root / STRETCHES_DIR):
+    for stretch, path, meta, _ in _markdown_items(collector, Stretch, root / STRETCHES_DIR):
         place("stretch", stretch.slug, path, 2)
         content.fields[("stretch", stretch.slug)] = (meta, ())
         content.stretches.append(stretch)
@@ -289,25 +377,9 @@ def load_seeds(root: Path) -> tuple[Content, list[Problem]]:
         content.red_flags.append(rule)
 
     _load_terms(collector, content, root / TRIAGE_TERMS_FILE)
+    content.broken = set(collector.broken)
 
-    synonyms_path = root / SYNONYMS_FILE
-    if synonyms_path.exists():
-        located = collector.read_yaml(synonyms_path)
-        if located is not None:
-            table, errors = parse_synonyms(located.data)
-            content.synonyms = table
-            for loc, message in errors:
-                collector.add(synonyms_path, located.line_of(loc), message)
-    scope_path = root / SCOPE_FILE
-    if scope_path.exists():
-        located = collector.read_yaml(scope_path)
-        if located is not None:
-            if not isinstance(located.data, dict):
-                collector.add(scope_path, 1, "scope.yaml must be a mapping")
-            else:
-                scope = collector.validate(Scope, located.data, scope_path, located)
-                if scope is not None:
-                    content.scope = scope
+    _load_synonyms_and_scope(collector, content, root)
     return content, collector.problems
 
 

@@ -45,6 +45,9 @@ TITLE_MAX = 100
 SUMMARY_MAX = 300
 TIP_MAX = 280
 MESSAGE_MAX = 300
+# A section is one Discord embed field (at most 1,024 characters); a little room is kept for
+# the bullet and link formatting the bot adds.
+SECTION_MAX = 1000
 
 
 class Origin(StrEnum):
@@ -156,7 +159,7 @@ class Section(BaseModel):
     heading: str
     # Markdown: a single line break inside a paragraph is a space. Stored unwrapped, so seeds,
     # API writes and exports all agree, and Discord never breaks a sentence mid-line.
-    body: Annotated[Text, AfterValidator(_unwrapped)]
+    body: Annotated[Text, AfterValidator(_unwrapped), StringConstraints(max_length=SECTION_MAX)]
 
     @field_validator("heading")
     @classmethod

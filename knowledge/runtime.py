@@ -24,9 +24,14 @@ class ContentError(RuntimeError):
 
 
 def check_seeds(seeds: Path, policy: CoveragePolicy | None = None) -> list[Problem]:
-    """Every problem in the seed files, per item and across files (and coverage, if asked)."""
+    """Every problem in the seed files, per item and across files (and coverage, if asked).
+
+    Problems in single items come first: they are usually the cause, and what they break
+    elsewhere follows. Each group is in file and line order.
+    """
     content, problems = load_seeds(seeds)
-    return sorted([*problems, *check_content(content, policy)], key=lambda p: (p.file, p.line or 0))
+    ordered = sorted(problems, key=lambda p: (p.file, p.line or 0))
+    return [*ordered, *check_content(content, policy)]
 
 
 @dataclass

@@ -144,10 +144,13 @@ def test_kb_check_reports_an_answer_that_would_be_cut(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     seeds = write_seeds(tmp_path / "seeds")
-    topic = seeds / "topics" / "calf-cramp.md"
-    long_text = "Stretch the muscle gently and hold it still. " * 30  # about 1,350 characters
-    topic.write_text(topic.read_text().replace("Stretch it gently and hold.", long_text))
+    stretch = seeds / "stretches" / "wall-stretch.md"
+    step = "Lean into the wall slowly and keep the back heel down on the floor. " * 5  # 345
+    steps = "".join(f"{n}. {step.strip()}\n" for n in range(1, 5))  # each fine, together too long
+    front = stretch.read_text().split("\n---\n")[0]
+    stretch.write_text(f"{front}\n---\n\n{steps}")
     assert main(["kb", "check", "--seeds", str(seeds), "--no-coverage"]) == 1
     err = capsys.readouterr().err
-    assert "topic calf-cramp: does not fit a Discord embed" in err
-    assert "'What to do now'" in err
+    # The file to edit, and what was cut.
+    assert "seeds/stretches/wall-stretch.md:2 (stretch wall-stretch): does not fit" in err, err
+    assert "'Steps'" in err

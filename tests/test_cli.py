@@ -77,7 +77,7 @@ def test_kb_check_reports_every_problem_and_fails(
     assert main(["kb", "check", "--seeds", str(seeds), "--no-coverage"]) == 1
     err = capsys.readouterr().err
     assert "seeds/topics/calf-cramp.md:3: kind:" in err
-    assert "seeds/tips/hydration.yaml:1: sources: no source 'nope'" in err, err
+    assert "seeds/tips/hydration.yaml:3: sources: no source 'nope'" in err, err
     assert err.rstrip().endswith("problem(s) found.")
 
 
@@ -159,3 +159,30 @@ def test_bad_setting_is_named_without_a_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "CRAMPBOT_LOG_LEVEL" in result.stderr
+
+
+def _overlong_section(seeds: Path) -> None:
+    """A "What to do now" of 1,100 characters: more than one Discord embed field holds."""
+    topic = seeds / "topics" / "calf-cramp.md"
+    long = ("Stretch it gently and hold until it lets go, then walk a little. " * 20)[:1100]
+    topic.write_text(topic.read_text().replace("Stretch it gently and hold.", long))
+
+
+def test_kb_check_names_the_file_and_line_of_an_over_long_section(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    _overlong_section(seeds)
+    assert main(["kb", "check", "--seeds", str(seeds), "--no-coverage"]) == 1
+    err = capsys.readouterr().err
+    assert "seeds/topics/calf-cramp.md:14: sections.1.body: is 1100 characters long" in err, err
+
+
+def test_kb_build_refuses_what_kb_check_refuses(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    _overlong_section(seeds)
+    db = tmp_path / "store.db"
+    assert main(["kb", "build", "--seeds", str(seeds), "--db", str(db)]) == 1
+    assert "is 1100 characters long" in capsys.readouterr().err

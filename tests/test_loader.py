@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from knowledge.checks import SHIPPED_POLICY, check_content
@@ -76,13 +77,57 @@ def test_cross_references_and_duplicates_are_reported(tmp_path: Path) -> None:
         "- id: near-copy\n  text: Stretch your calves for 30 seconds before bed!\n"
         "  sources: [missing-source]\n"
     )
+    # general.yaml is the file edited last, so it is the one blamed for the clash.
+    os.utime(seeds / "tips" / "stretching.yaml", (1_000_000, 1_000_000))
     content, problems = load_seeds(seeds)
     found = messages([*problems, *check_content(content)])
-    assert any("tip 'tip-one' is already defined at seeds/tips/general.yaml:1" in m for m in found)
+    assert any(
+        m.startswith(
+            "seeds/tips/general.yaml:1: tip 'tip-one' is already defined at "
+            "seeds/tips/stretching.yaml:"
+        )
+        for m in found
+    ), found
     assert any("related: no topic 'nowhere'" in m for m in found), found
     assert any("a cramp topic needs at least one stretch" in m for m in found), found
     assert any("no source 'missing-source'" in m for m in found), found
     assert any("nearly repeats" in m and "near-copy" in m and "tip-one" in m for m in found), found
+
+
+def test_a_duplicate_slug_blames_the_newer_file(tmp_path: Path) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    older = seeds / "topics" / "calf-cramp.md"
+    newer = seeds / "topics" / "a-copy.md"  # read first: it sorts before calf-cramp.md
+    newer.write_text(older.read_text())
+    os.utime(older, (1_000_000, 1_000_000))
+    found = messages(load_seeds(seeds)[1])
+    assert any(
+        m.startswith("seeds/topics/a-copy.md:")
+        and "already defined at seeds/topics/calf-cramp.md" in m
+        for m in found
+    ), found
+    assert not any(m.startswith("seeds/topics/calf-cramp.md") for m in found), found
+
+
+def test_one_bad_field_reports_only_its_cause(tmp_path: Path) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    topic = seeds / "topics" / "calf-cramp.md"
+    topic.write_text(topic.read_text().replace("kind: cramp", "kind: crmap"))
+    content, problems = load_seeds(seeds)
+    found = messages([*problems, *check_content(content)])
+    # The stretch that serves calf-cramp is not reported as pointing at a missing topic.
+    assert len(found) == 1 and "kind" in found[0] and ":3:" in found[0], found
+
+
+def test_unknown_references_suggest_the_nearest_id(tmp_path: Path) -> None:
+    seeds = write_seeds(tmp_path / "seeds")
+    topic = seeds / "topics" / "calf-cramp.md"
+    topic.write_text(topic.read_text().replace("sources: [test-source]", "sources: [test-sorce]"))
+    content, _ = load_seeds(seeds)
+    found = messages(check_content(content))
+    assert found == [
+        "seeds/topics/calf-cramp.md:8: sources: no source 'test-sorce'; did you mean 'test-source'?"
+    ]
 
 
 def test_red_flag_examples_must_trigger(tmp_path: Path) -> None:
