@@ -94,11 +94,10 @@ class StretchFinder:
         padded = f" {phrase_key(text)} "
         region_words = self._region_words(text)
         regions = list(dict.fromkeys(region for _, region in region_words))
-        said = {
-            light_stem(w)
-            for phrase, region in region_words
-            for w in [*phrase.split(), *region.label.split()]
-        }
+        said = {light_stem(w) for phrase, _ in region_words for w in phrase.split()}
+        # The region's own name ("calf" for "calves") counts for a little less than the word
+        # the person used ("chest" beats "shoulder" in the shoulder region).
+        named_region = {light_stem(w) for _, region in region_words for w in region.label.split()}
         wants = bool(stems & INTENT_STEMS) or not need_intent
         scored: list[tuple[Stretch, float]] = []
         for order, entry in enumerate(self._entries):
@@ -110,6 +109,7 @@ class StretchFinder:
                 score += 2.0 * len(stems & entry.name_stems) + len(stems & entry.text_stems)
                 title = {light_stem(w) for w in query_words(entry.stretch.title)}
                 score += WORD_IN_TITLE_SCORE * len(said & title)
+                score += 1.0 * len((named_region - said) & title)
             if score:
                 scored.append((entry.stretch, score - order * 1e-6))
         return sorted(scored, key=lambda item: -item[1])

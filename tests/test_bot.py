@@ -156,6 +156,37 @@ async def test_stretch_autocomplete_and_steps(fake_discord: FakeDiscord, bot: Cr
     assert typed.embeds[0]["title"] != "crampbot"
 
 
+@pytest.mark.parametrize(
+    ("muscle", "titles"),
+    [
+        ("calf", {"Seated towel calf stretch", "Standing calf stretch", "Step heel drop"}),
+        ("Calves", {"Seated towel calf stretch", "Standing calf stretch", "Step heel drop"}),
+        ("chest", {"Doorway chest stretch"}),
+        ("quads", {"Standing quad stretch", "Side-lying quad stretch"}),
+        ("glutes", {"Figure-four glute stretch"}),
+        ("shoulders", {"Cross-body shoulder stretch", "Doorway chest stretch"}),
+        ("hamstrings", {"Seated hamstring stretch", "Lying hamstring strap stretch"}),
+    ],
+)
+async def test_stretch_finds_the_stretch_for_a_body_word(
+    fake_discord: FakeDiscord, bot: CrampBot, muscle: str, titles: set[str]
+) -> None:
+    record = await fake_discord.interact(fake_discord.slash("stretch", {"muscle": muscle}))
+    assert record.embeds[0]["title"] in titles, record.embeds[0]["title"]
+
+
+async def test_ask_answers_a_stretch_request_with_the_stretch(
+    fake_discord: FakeDiscord, bot: CrampBot
+) -> None:
+    record = await fake_discord.interact(
+        fake_discord.slash("ask", {"question": "how do i do the cat cow stretch"})
+    )
+    (embed,) = record.embeds
+    assert embed["title"] == "Cat-cow"
+    assert any(f["name"] == "Steps" for f in embed["fields"])
+    assert "crampbot:src:stretch:cat-cow" in custom_ids(record.components)
+
+
 async def test_tip_and_another_tip(fake_discord: FakeDiscord, bot: CrampBot) -> None:
     record = await fake_discord.interact(fake_discord.slash("tip", {"kind": "hydration"}))
     assert record.embeds[0]["title"] == answers.TIP_HEADINGS[answers.TipKind.HYDRATION]
