@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.main import render_check
 from knowledge.runtime import Knowledge
-from tests.test_api import AUTH, api_settings, assert_error, client_for, new_topic
+from tests.test_api import AUTH, api_settings, client_for, new_topic
 
 
 async def test_a_topic_the_bot_would_cut_is_refused(knowledge: Knowledge) -> None:
