@@ -58,6 +58,8 @@ def multiply(content: Content, factor: int, seed: int = 7) -> Content:
         tips=content.tips,
         red_flags=content.red_flags,
         synonyms=content.synonyms,
+        scope=content.scope,
+        triage_terms=content.triage_terms,
     )
 
 

@@ -13,18 +13,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from knowledge.models import RedFlag, RedFlagRule
-from knowledge.wording import Lexicon, Reading, first_words
+from knowledge.wording import Lexicon, Reading, StartIndex, first_words
 
 
 @dataclass(frozen=True)
 class _Compiled:
     rule: RedFlagRule
     clauses: tuple[tuple[tuple[str, bool], ...], ...]  # ((term, wanted), ...) per clause
+    needed: tuple[frozenset[str], ...]  # per clause, the terms that must be stated
 
     def fires(self, reading: Reading) -> bool:
+        # A set test rules out most clauses before any wording is matched.
         return any(
-            all(reading.states(term) is wanted for term, wanted in clause)
-            for clause in self.clauses
+            needed <= reading.possible
+            and all(reading.states(term) is wanted for term, wanted in clause)
+            for clause, needed in zip(self.clauses, self.needed, strict=True)
         )
 
 
@@ -37,7 +40,7 @@ class Triage:
 
     def __init__(self, rules: Iterable[RedFlagRule], terms: Mapping[str, Iterable[str]]) -> None:
         self.lexicon = Lexicon.build(terms)
-        self._firsts = first_words(self.lexicon)
+        self._starts = StartIndex(first_words(self.lexicon))
         compiled: list[_Compiled] = []
         for rule in rules:
             clauses = tuple(
@@ -47,7 +50,8 @@ class Triage:
             missing = sorted(rule.terms() - set(self.lexicon.terms))
             if missing:
                 raise ValueError(f"red flag {rule.id!r} names unknown terms: {', '.join(missing)}")
-            compiled.append(_Compiled(rule, clauses))
+            needed = tuple(frozenset(t for t, wanted in clause if wanted) for clause in clauses)
+            compiled.append(_Compiled(rule, clauses, needed))
         self._rules = tuple(compiled)
 
     def __len__(self) -> int:
@@ -55,7 +59,7 @@ class Triage:
 
     def read(self, text: str) -> Reading:
         """The question as triage reads it (its words and the terms it states)."""
-        return Reading(self.lexicon, text, self._firsts)
+        return Reading(self.lexicon, text, self._starts)
 
     def check(self, text: str) -> list[RedFlag]:
         """The red flags `text` raises, most urgent first (then in file order)."""

@@ -326,16 +326,19 @@ def find_cycle(terms: Mapping[str, tuple[tuple[Piece, ...], ...]]) -> list[str]:
 class Reading:
     """One question read against a lexicon: which terms it states, memoised per term."""
 
-    def __init__(
-        self,
-        lexicon: Lexicon,
-        text: str,
-        firsts: Mapping[str, tuple[frozenset[str], tuple[str, ...]]] | None = None,
-    ) -> None:
+    def __init__(self, lexicon: Lexicon, text: str, starts: StartIndex | None = None) -> None:
         self.lexicon = lexicon
-        self.firsts = firsts if firsts is not None else first_words(lexicon)
+        index = starts if starts is not None else StartIndex(first_words(lexicon))
         self.words = [w if w == BREAK else lexicon.correct(w) for w in tokens(text)]
         self.negated = negated_positions(self.words)
+        # Where each term may start: one pass over the words, then every look-up is a dict get.
+        self._starts: dict[str, list[int]] = {}
+        for position, word in enumerate(self.words):
+            if word != BREAK and position not in self.negated:
+                for term in index.terms_starting(word):
+                    self._starts.setdefault(term, []).append(position)
+        # Terms that might be stated at all: a clause naming any other can be ruled out at once.
+        self.possible = frozenset(self._starts)
         self._ends: dict[tuple[str, int], frozenset[int]] = {}
         self._stated: dict[str, bool] = {}
 
@@ -343,13 +346,7 @@ class Reading:
         """True when some wording of `term` matches at a position that is not negated."""
         found = self._stated.get(term)
         if found is None:
-            words, prefixes = self.firsts.get(term, (frozenset(), ()))
-            found = any(
-                self.ends(term, start)
-                for start, word in enumerate(self.words)
-                if start not in self.negated
-                and (word in words or (prefixes and word.startswith(prefixes)))
-            )
+            found = any(self.ends(term, start) for start in self._starts.get(term, ()))
             self._stated[term] = found
         return found
 
@@ -391,6 +388,41 @@ class Reading:
         if piece.matches_word(self.words[at]):
             ends |= self._match(pieces, index + 1, at + 1)
         return ends
+
+
+class StartIndex:
+    """Which terms a word can begin, for every word: built once per lexicon.
+
+    Literal first words are a dict look-up; prefixes (`word*`) are grouped by their first three
+    letters, so a word is only compared with the few prefixes that could fit it.
+    """
+
+    def __init__(self, firsts: Mapping[str, tuple[frozenset[str], tuple[str, ...]]]) -> None:
+        literal: dict[str, set[str]] = {}
+        by_stub: dict[str, dict[str, set[str]]] = {}
+        for term, (words, prefixes) in firsts.items():
+            for word in words:
+                literal.setdefault(word, set()).add(term)
+            for prefix in prefixes:
+                by_stub.setdefault(prefix[:3], {}).setdefault(prefix, set()).add(term)
+        self._literal = {word: frozenset(terms) for word, terms in literal.items()}
+        self._by_stub = {
+            stub: tuple((prefix, frozenset(terms)) for prefix, terms in group.items())
+            for stub, group in by_stub.items()
+        }
+        self._memo: dict[str, frozenset[str]] = {}
+
+    def terms_starting(self, word: str) -> frozenset[str]:
+        found = self._memo.get(word)
+        if found is None:
+            terms = set(self._literal.get(word, ()))
+            for prefix, more in self._by_stub.get(word[:3], ()):
+                if word.startswith(prefix):
+                    terms |= more
+            found = frozenset(terms)
+            if len(self._memo) < 50_000:
+                self._memo[word] = found
+        return found
 
 
 def negated_positions(words: list[str]) -> frozenset[int]:
