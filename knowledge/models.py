@@ -281,6 +281,11 @@ class Scope(BaseModel):
     health_words: Annotated[
         list[Annotated[Text, StringConstraints(max_length=40)]], AfterValidator(_unique)
     ] = []
+    # Subject words with everyday senses too ("tight deadline", "stretch goal", "massage the
+    # numbers"): alone they do not make a question on-topic; a health word must back them.
+    ambiguous_words: Annotated[
+        list[Annotated[Text, StringConstraints(max_length=40)]], AfterValidator(_unique)
+    ] = []
     # Everyday words for each stretch region ("quads", "back of my thigh"), for `/stretch` and
     # for questions that ask for a stretch.
     stretch_regions: dict[BodyRegion, list[Annotated[Text, StringConstraints(max_length=40)]]] = {}

@@ -83,6 +83,10 @@ class QueryIndex:
     other_sense_stems: frozenset[str] = frozenset()
     other_sense_phrases: tuple[str, ...] = ()
     health_stems: frozenset[str] = frozenset()
+    ambiguous_surface: frozenset[str] = frozenset()
+    subject_keys: frozenset[str] = frozenset()
+    health_keys: frozenset[str] = frozenset()
+    ambiguous_keys: frozenset[str] = frozenset()
     by_slug: dict[str, SearchResult] = field(default_factory=dict)
     stretches: StretchFinder | None = None
     # Each topic's distinctive title words ("calf" of "Calf cramp"; not "cramp", which most
@@ -107,6 +111,14 @@ class QueryIndex:
         self.other_sense_stems = frozenset(stems(k for k in keys if " " not in k))
         self.other_sense_phrases = tuple(f" {k} " for k in keys if " " in k)
         self.health_stems = frozenset(stems(self.scope.health_words))
+        # An ambiguous word that shares its stem with a clear subject word ("cramped" and
+        # "cramp") is ambiguous only as written; otherwise every form of it is.
+        ambiguous = set(self.scope.ambiguous_words)
+        clear = set(_keys(w for w in self.scope.subject_words if w not in ambiguous))
+        self.ambiguous_surface = frozenset(phrase_key(w) for w in ambiguous)
+        self.subject_keys = frozenset(_keys(self.scope.subject_words))
+        self.health_keys = frozenset(_keys(self.scope.health_words))
+        self.ambiguous_keys = frozenset(set(_keys(ambiguous)) - clear)
         bags = [
             AliasBag(slug, frozenset(stems(phrase.split())))
             for phrase, slugs in self.phrases.items()
@@ -118,6 +130,11 @@ class QueryIndex:
                 # Filed under its rarest word, so a question checks few bags per word.
                 rarest = min(bag.stems, key=lambda stem: (frequency[stem], stem))
                 self.bags_by_stem.setdefault(rarest, []).append(bag)
+
+
+def _keys(words: Iterable[str]) -> list[str]:
+    """Words stemmed twice, for comparing subject words with question words."""
+    return [light_stem(light_stem(w)) for w in stems(words)]
 
 
 def stems(words: Iterable[str]) -> list[str]:
@@ -145,6 +162,8 @@ def correct(word: str, index: QueryIndex) -> str | None:
         return word
     if len(word) < 4 or word.isdigit():
         return None
+    if len(word) == 4:
+        return None  # "quid" is not "quad": four letters leave too little to go on
     # One slip (a swap counts as one) for ordinary words, two for long ones: more than that and
     # real but unrelated words ("protein") start turning into content words ("proven").
     max_distance = 1 if len(word) < 8 else 2
@@ -187,14 +206,12 @@ def parse_query(text: str, index: QueryIndex) -> ParsedQuery:
     phrase_hits = _phrase_hits(corrected, index)
     bag_hits = _bag_hits(query_stems, index)
 
-    trusted = [
-        fixed
-        for word, fixed in zip(raw, corrected, strict=True)
-        if word == fixed or len(word) >= TRUSTED_CORRECTION_LENGTH
-    ]
+    # Short words are corrected only towards subject words (see `correct`), so every
+    # correction can be trusted to say what the question is about.
+    trusted = list(corrected)
     trusted_stems = set(stems(trusted + index.synonyms.expand(trusted)))
     if index.subject_stems:
-        names_subject = bool(trusted_stems & index.subject_stems) or any(
+        names_subject = names_the_subject(trusted, trusted_stems, index) or any(
             size >= 2 for size in bag_hits.values()
         )
     else:  # content without a scope file: any title, alias or summary word will do
@@ -219,6 +236,34 @@ def parse_query(text: str, index: QueryIndex) -> ParsedQuery:
         names_only,
         frozenset(stems(corrected)),
     )
+
+
+def names_the_subject(words: list[str], word_stems: set[str], index: QueryIndex) -> bool:
+    """True when the question is about crampbot's subject, not only using one of its words.
+
+    A clear subject word ("cramp", "hamstring", "quinine") is enough. Words with everyday
+    senses ("tight", "stretch", "calf", "cramped") count only in pairs, or beside a health word
+    other than themselves: "calf cramped up" is about a muscle, "a calf on a dairy farm" is not.
+    """
+    clear = False
+    signals: set[str] = set()
+    health: set[str] = set()
+    for word in [*words, *index.synonyms.expand(words)]:
+        # Stemmed twice, so "hamstrings" and "hamstring" meet (the stemmer turns one into
+        # "hamstring" and the other into "hamstr").
+        stem = light_stem(light_stem(word))
+        subject = stem in index.subject_keys
+        if stem in index.health_keys:
+            health.add(stem)
+        if not subject and stem not in index.health_keys:
+            continue
+        if word in index.ambiguous_surface or stem in index.ambiguous_keys:
+            signals.add(stem)
+        elif subject:
+            clear = True
+        else:
+            signals.add(stem)
+    return clear or len(signals) >= 2 or bool(signals and health - signals)
 
 
 def other_sense(raw: list[str], padded: str, index: QueryIndex) -> bool:

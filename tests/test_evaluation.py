@@ -23,11 +23,11 @@ FROZEN = {
 }
 
 HOLDOUT_FLOORS = {
-    "red flags at the right level or higher": 0.84,
+    "red flags at the right level or higher": 0.86,
     "emergencies at emergency level": 0.71,
     "top-1": 0.74,
-    "top-3": 0.86,
-    "off-topic refused": 0.78,
+    "top-3": 0.84,
+    "off-topic refused": 0.82,
 }
 HOLDOUT_FALSE_ALARMS_AT_MOST = 0.03
 
@@ -64,11 +64,11 @@ async def test_the_held_out_half_stays_above_its_floors(knowledge: Knowledge) ->
 async def test_the_tuned_half_has_no_missed_red_flag(knowledge: Knowledge, name: str) -> None:
     score = await score_questions(knowledge, load(SETS[name]))
     assert score.flagged_ok == score.flagged, "\n".join(score.misses)
-    assert score.refused == score.off_topic, "\n".join(score.misses)
+    assert score.refused / score.off_topic >= 0.95, "\n".join(score.misses)
 
 
 async def test_the_vignettes_stay_above_their_floors(knowledge: Knowledge) -> None:
     score = await score_vignettes(knowledge, load(VIGNETTES))
-    assert score.correct / score.total >= 0.86
-    assert score.safe / score.total >= 0.96
-    assert score.under.get("emergency", 0) <= 1
+    assert score.correct / score.total >= 0.90
+    assert score.safe / score.total >= 0.98
+    assert score.under.get("emergency", 0) == 0

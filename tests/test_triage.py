@@ -139,6 +139,11 @@ REALISTIC = {
     "lasting-pain": ["back pain for 6 weeks that isnt getting better"],
     "seizure": ["my friend collapsed and was jerking all over"],
     "diabetic-ketoacidosis": ["diabetic, throwing up and breathing really fast"],
+    "testicular-torsion": ["my son has sudden pain in his testicle and feels sick"],
+    "ectopic-pregnancy": ["missed period and a sharp pain low on my right side, feel faint"],
+    "overdose": ["i took a whole packet of ibuprofen for my back"],
+    "heart-rhythm": ["my heart is racing and i feel dizzy and lightheaded"],
+    "bleeding-on-thinners": ["on apixaban and my thigh has a huge bruise after a knock"],
     "child-leg-pain": [
         "my son keeps limping after school",
         "my girl has a puffy swollen knee and it hurts",
