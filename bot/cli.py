@@ -122,10 +122,14 @@ def cmd_kb_build(args: argparse.Namespace) -> int:
     cannot reach the store through `kb build` either.
     """
     settings = _settings(args)
-    try:
-        rendered = asyncio.run(render_problems(settings.seeds))
-    except ContentError as exc:
-        rendered = [str(problem) for problem in exc.problems]
+    rendered: list[object] = list(
+        check_seeds(settings.seeds, None if args.no_coverage else SHIPPED_POLICY)
+    )
+    if not rendered:
+        try:
+            rendered.extend(asyncio.run(render_problems(settings.seeds)))
+        except ContentError as exc:
+            rendered.extend(exc.problems)
     if rendered:
         _print_problems(rendered)
         print("Fix the content, then run `crampbot kb build` again.", file=sys.stderr)
@@ -321,6 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kb_check.set_defaults(handler=cmd_kb_check)
     kb_build = kb_commands.add_parser("build", parents=[common], help="load the seeds into SQLite")
+    kb_build.add_argument(
+        "--no-coverage",
+        action="store_true",
+        help="skip the rules for shipped content, as `kb check --no-coverage` does",
+    )
     kb_build.set_defaults(handler=cmd_kb_build)
     kb_export = kb_commands.add_parser(
         "export", parents=[common], help="write all content (seeds and API-made) as seed files"

@@ -176,6 +176,12 @@ SHIPPED_POLICY = CoveragePolicy(
         dehydration electrolytes poor-circulation overexertion medication-cramps kidney-stones
         massage-hot-stone massage-trigger-point massage-sports massage-mat self-massage
         stretching hydration heat-and-cold quinine when-to-see-a-doctor
+        heat-illness-cramps side-stitch muscle-strain-vs-cramp muscle-twitching
+        gaming-hand-wrist-pain growing-pains cramps-older-adults cramps-with-medical-conditions
+        cramp-remedies-myths hip-groin-glute-cramp abdominal-rib-muscle-cramp
+        painkillers-and-muscle-relaxants
+        period-cramps stomach-cramps restless-legs writers-cramp-dystonia carpal-tunnel sciatica
+        shin-splints plantar-fasciitis
         """.split()
     ),
     min_stretches=20,
