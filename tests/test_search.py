@@ -168,6 +168,11 @@ async def test_other_kinds_of_cramp_get_their_signpost_page(knowledge: Knowledge
         "how hot should sauna stones get",
         "my jeans are too tight, can i stretch them",
         "can you write a python script for twitch chat",
+        "these new boots dont fit, can i return them",
+        "my bike tyre keeps going flat",
+        "how many pounds is a stone",
+        "how do i knead bread dough properly",
+        "tight deadline at work",
     ],
 )
 async def test_other_senses_of_crampbot_words_are_refused(
