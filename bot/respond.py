@@ -42,13 +42,19 @@ async def send_answer(
 
     A timer, not a watcher task, guards the deadline: the usual millisecond answer pays for
     no extra task, and a slow one is deferred before Discord's 3 s run out.
+
+    The deferral is always private. Discord shows the first follow-up after a deferral the way
+    the deferral was sent, whatever the follow-up asks for, and whether an answer is private
+    (an off-topic note, Sources, an error) is only known once it is built. A private deferral
+    can at worst show a public answer privately; a public one would show a private answer, a
+    health question among them, to the whole channel.
     """
     deferral: asyncio.Task[Any] | None = None
 
     def defer() -> None:
         nonlocal deferral
         log.warning("answer for %s is slow; deferring", _describe(interaction))
-        deferral = asyncio.ensure_future(interaction.response.defer(thinking=True))
+        deferral = asyncio.ensure_future(interaction.response.defer(thinking=True, ephemeral=True))
 
     started = time.perf_counter()
     timer = asyncio.get_running_loop().call_later(DEFER_AFTER_SECONDS, defer)

@@ -354,3 +354,33 @@ async def test_a_slow_answer_is_deferred_then_followed_up(
     assert record.callback_type == 5 and record.within_deadline
     assert record.followups[0]["embeds"][0]["title"] == "Calf cramp"
     fake_discord.assert_valid()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "bitcoin price",  # the off-topic note is private
+        "calf cramp",  # a public answer may become private when slow; never the other way
+    ],
+)
+async def test_a_slow_private_answer_is_never_shown_publicly(
+    fake_discord: FakeDiscord, bot: CrampBot, monkeypatch: pytest.MonkeyPatch, question: str
+) -> None:
+    """The fake applies Discord's rule: the first follow-up takes the deferral's visibility."""
+    real = answers.ask_answer
+
+    async def slow(*args: Any) -> answers.Answer:
+        await asyncio.sleep(0.3)
+        return await real(*args)
+
+    monkeypatch.setattr(answers, "ask_answer", slow)
+    monkeypatch.setattr("bot.respond.DEFER_AFTER_SECONDS", 0.05)
+    record = await fake_discord.interact(
+        fake_discord.slash("ask", {"question": question}), followups=1
+    )
+    assert record.callback_type == 5
+    followup = record.followups[0]
+    channel = int(record.payload["channel"]["id"])
+    public = [m["id"] for m in fake_discord.channel_messages(channel)]
+    assert followup["id"] not in public, "a deferred answer was shown to the whole channel"
+    assert int(followup["flags"]) & 64

@@ -1899,6 +1899,14 @@ class FakeDiscord:
         data: JSON = dict(call.body) if isinstance(call.body, Mapping) else {}
         if _is_empty_message(data, call.files):
             return error(400, EMPTY_MESSAGE, "Cannot send an empty message")
+        original = record.original
+        if original is not None and int(original.get("flags") or 0) & p.LOADING:
+            # Discord's rule: the first follow-up after a deferral resolves the deferred
+            # response, so it is public or private as the deferral was, whatever flags it asks
+            # for (discord-api-docs #2866, #3466). A private answer after a public deferral leaks.
+            visibility = int(original["flags"]) & p.EPHEMERAL
+            data["flags"] = (int(data.get("flags") or 0) & ~p.EPHEMERAL) | visibility
+            original["flags"] = int(original["flags"]) & ~p.LOADING
         message = self._interaction_message(record, data, call.files, original=False)
         record.followups.append(message)
         record._notify()
