@@ -445,6 +445,23 @@ async def test_downtime_posts_late_once_then_skips_without_a_burst(daily: DailyS
     ]
 
 
+async def test_back_after_a_longer_outage_still_posts_today_late_once(daily: DailyStore) -> None:
+    """Down from before Monday's 09:00 until Tuesday 10:00 (Berlin): Monday is skipped, but
+    Tuesday's post, one hour late and inside the 3-hour window, still goes out, once."""
+    sub = await subscribe(daily)
+    back = NINE_BERLIN + timedelta(days=1, hours=1)  # Tuesday 10:00 in Berlin
+    monday = await daily.claim(sub.id, now=back)
+    assert monday.outcome is ClaimOutcome.SKIPPED
+    assert [s.id for s in await daily.due(back)] == [sub.id]  # Tuesday's slot is due now
+    tuesday = await daily.claim(sub.id, now=back)
+    assert tuesday.outcome is ClaimOutcome.CLAIMED and tuesday.delivery is not None
+    assert tuesday.delivery.local_date.day == 5
+    # Then nothing more today, and Wednesday is next.
+    assert await daily.due(back) == []
+    current = await daily.get(sub.id)
+    assert current is not None and current.next_due_utc == NINE_BERLIN + timedelta(days=2)
+
+
 async def test_setting_a_channel_again_never_posts_twice_the_same_day(daily: DailyStore) -> None:
     sub = await subscribe(daily)
     await post_on_time(daily, sub.id)

@@ -547,6 +547,29 @@ class DailyStore:
             candidate = schedule.next_post_time(local_time, timezone, candidate)
         return candidate
 
+    async def _next_open_slot(
+        self,
+        conn: aiosqlite.Connection,
+        subscription_id: int,
+        local_time: str,
+        timezone: str,
+        due: datetime,
+        at: datetime,
+    ) -> datetime:
+        """The slot after `due` to aim for next: the first whose catch-up window is still open.
+
+        After a long outage yesterday's slot is skipped, but today's, if it passed less than the
+        catch-up window ago, is still owed one late post (the README's promise); only slots whose
+        window has closed are passed over. Starting a day before `at` keeps this to a couple of
+        steps however long the outage was, and never more than one late post.
+        """
+        candidate = await self._next_due(
+            conn, subscription_id, local_time, timezone, max(due, at - timedelta(days=1))
+        )
+        while schedule.catch_up_deadline(candidate, timezone, self.catch_up_window) <= at:
+            candidate = await self._next_due(conn, subscription_id, local_time, timezone, candidate)
+        return candidate
+
     @staticmethod
     async def _history(
         conn: aiosqlite.Connection, subscription_id: int
@@ -603,7 +626,7 @@ class DailyStore:
             local_time, tz = sub["local_time"], sub["timezone"]
             due = _dt(sub["next_due_utc"])
             day = schedule.local_date_of(due, tz)
-            next_due = await self._next_due(conn, subscription_id, local_time, tz, max(due, at))
+            next_due = await self._next_open_slot(conn, subscription_id, local_time, tz, due, at)
             await conn.execute(
                 "UPDATE daily_subscriptions SET next_due_utc = ? WHERE id = ?",
                 (_unix(next_due), subscription_id),
