@@ -553,6 +553,7 @@ class DailyStore:
         subscription_id: int,
         local_time: str,
         timezone: str,
+        *,
         due: datetime,
         at: datetime,
     ) -> datetime:
@@ -626,7 +627,9 @@ class DailyStore:
             local_time, tz = sub["local_time"], sub["timezone"]
             due = _dt(sub["next_due_utc"])
             day = schedule.local_date_of(due, tz)
-            next_due = await self._next_open_slot(conn, subscription_id, local_time, tz, due, at)
+            next_due = await self._next_open_slot(
+                conn, subscription_id, local_time, tz, due=due, at=at
+            )
             await conn.execute(
                 "UPDATE daily_subscriptions SET next_due_utc = ? WHERE id = ?",
                 (_unix(next_due), subscription_id),
