@@ -281,6 +281,14 @@ class Scope(BaseModel):
     health_words: Annotated[
         list[Annotated[Text, StringConstraints(max_length=40)]], AfterValidator(_unique)
     ] = []
+    context_words: Annotated[
+        list[Annotated[Text, StringConstraints(max_length=40)]], AfterValidator(_unique)
+    ] = []
+    # Everyday words for care ("stretch", "ice", "drink"): beside an activity ("before a run",
+    # "after matches") they are about the body; alone they may not be.
+    care_words: Annotated[
+        list[Annotated[Text, StringConstraints(max_length=40)]], AfterValidator(_unique)
+    ] = []
     # Subject words with everyday senses too ("tight deadline", "stretch goal", "massage the
     # numbers"): alone they do not make a question on-topic; a health word must back them.
     ambiguous_words: Annotated[

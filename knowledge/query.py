@@ -83,6 +83,8 @@ class QueryIndex:
     other_sense_stems: frozenset[str] = frozenset()
     other_sense_phrases: tuple[str, ...] = ()
     health_stems: frozenset[str] = frozenset()
+    context_stems: frozenset[str] = frozenset()
+    care_keys: frozenset[str] = frozenset()
     ambiguous_surface: frozenset[str] = frozenset()
     subject_keys: frozenset[str] = frozenset()
     health_keys: frozenset[str] = frozenset()
@@ -111,6 +113,8 @@ class QueryIndex:
         self.other_sense_stems = frozenset(stems(k for k in keys if " " not in k))
         self.other_sense_phrases = tuple(f" {k} " for k in keys if " " in k)
         self.health_stems = frozenset(stems(self.scope.health_words))
+        self.context_stems = frozenset(stems(self.scope.context_words))
+        self.care_keys = frozenset(_keys(self.scope.care_words))
         # An ambiguous word that shares its stem with a clear subject word ("cramped" and
         # "cramp") is ambiguous only as written; otherwise every form of it is.
         ambiguous = set(self.scope.ambiguous_words)
@@ -263,7 +267,12 @@ def names_the_subject(words: list[str], word_stems: set[str], index: QueryIndex)
             clear = True
         else:
             signals.add(stem)
-    return clear or len(signals) >= 2 or bool(signals and health - signals)
+    # Two everyday words back each other only when one is a body or health word ("calf
+    # cramped"); "foam roller" alone is club kit, not a question about a muscle.
+    paired = len(signals) >= 2 and bool(signals & health)
+    # Care words beside an activity: "stretch before gaming sessions", "ice baths after runs".
+    in_context = bool(signals & index.care_keys) and bool(word_stems & index.context_stems)
+    return clear or paired or in_context or bool(signals and health - signals)
 
 
 def other_sense(raw: list[str], padded: str, index: QueryIndex) -> bool:
@@ -281,7 +290,7 @@ def other_sense(raw: list[str], padded: str, index: QueryIndex) -> bool:
     )
     if not against:
         return False
-    return against > len(found & index.health_stems)
+    return against > len(found & (index.health_stems | index.context_stems))
 
 
 def within_budget(terms: list[str], index: QueryIndex) -> list[str]:

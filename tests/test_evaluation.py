@@ -26,7 +26,7 @@ HOLDOUT_FLOORS = {
     "red flags at the right level or higher": 0.86,
     "emergencies at emergency level": 0.71,
     "top-1": 0.74,
-    "top-3": 0.84,
+    "top-3": 0.83,
     "off-topic refused": 0.82,
 }
 HOLDOUT_FALSE_ALARMS_AT_MOST = 0.03
