@@ -462,6 +462,30 @@ async def test_back_after_a_longer_outage_still_posts_today_late_once(daily: Dai
     assert current is not None and current.next_due_utc == NINE_BERLIN + timedelta(days=2)
 
 
+async def test_off_then_set_in_the_same_channel_never_posts_twice_that_day(
+    daily: DailyStore,
+) -> None:
+    sub = await subscribe(daily)
+    await post_on_time(daily, sub.id)
+    assert await daily.unsubscribe(1001)
+    # Set again an hour later, for a time later the same day: a new subscription, a new id.
+    again, created = await daily.subscribe(
+        request(1001, at="15:00"), now=NINE_BERLIN + timedelta(hours=1)
+    )
+    assert created and again.id != sub.id
+    afternoon = await daily.claim(again.id, now=again.next_due_utc)
+    assert afternoon.outcome is ClaimOutcome.SKIPPED and afternoon.delivery is not None
+    assert (
+        afternoon.delivery.note is not None
+        and "already had its post today" in afternoon.delivery.note
+    )
+    # The next day posts as usual.
+    current = await daily.get(again.id)
+    assert current is not None
+    tomorrow = await daily.claim(again.id, now=current.next_due_utc)
+    assert tomorrow.outcome is ClaimOutcome.CLAIMED
+
+
 async def test_setting_a_channel_again_never_posts_twice_the_same_day(daily: DailyStore) -> None:
     sub = await subscribe(daily)
     await post_on_time(daily, sub.id)

@@ -650,7 +650,16 @@ class DailyStore:
             decision = schedule.catch_up_decision(due, at, tz, self.catch_up_window)
             choices: list[rotation.TipChoice] = []
             note: str | None = None
-            if decision is schedule.CatchUp.SKIP:
+            earlier = await _one(
+                conn,
+                "SELECT subscription_id FROM daily_channel_days "
+                "WHERE channel_id = ? AND local_date = ? AND subscription_id != ?",
+                (sub["channel_id"], day.isoformat(), subscription_id),
+            )
+            if earlier is not None:
+                # `/daily off` then `/daily set` the same day: that day's post already went out.
+                note = "this channel already had its post today (an earlier subscription)"
+            elif decision is schedule.CatchUp.SKIP:
                 note = f"missed: due {due.isoformat()}, not posted before {deadline.isoformat()}"
             else:
                 choices = await self._plan(conn, subscription_id, DailyKind(sub["kind"]), day, tips)
@@ -685,6 +694,12 @@ class DailyStore:
                     note,
                 ),
             )
+            if choices:
+                await conn.execute(
+                    "INSERT OR IGNORE INTO daily_channel_days "
+                    "(channel_id, local_date, subscription_id) VALUES (?, ?, ?)",
+                    (sub["channel_id"], day.isoformat(), subscription_id),
+                )
             for choice in choices:
                 if choice.new_cycle:
                     await conn.execute(
@@ -940,4 +955,7 @@ class DailyStore:
                 "DELETE FROM daily_deliveries WHERE due_utc < ? AND status != 'sending'",
                 (cutoff,),
             )
+            # Channel days only matter for today; a week of them is plenty.
+            oldest_day = (self._now(now) - keep).date().isoformat()
+            await conn.execute("DELETE FROM daily_channel_days WHERE local_date < ?", (oldest_day,))
             return cursor.rowcount
