@@ -415,27 +415,36 @@ async def test_a_new_topic_is_listed_and_searchable(client: httpx.AsyncClient) -
     assert "shin-splint-cramp" in [r["slug"] for r in found["results"]]
 
 
-async def test_replacing_a_seed_topic_lasts_until_the_next_rebuild(
+async def test_shipped_content_is_refused_rather_than_undone_at_the_next_rebuild(
     client: httpx.AsyncClient, knowledge: Knowledge, seeds_dir: Path
 ) -> None:
+    """An API edit of a seed item used to answer 200, then `kb build` restored the seed."""
     original = (await client.get("/v1/topics/calf-cramp")).json()
     edited = {**original, "summary": "An edited summary, made through the API."}
     del edited["origin"]
-    response = await client.put("/v1/topics/calf-cramp", json=edited, headers=AUTH)
-    assert response.status_code == 200, response.text
-    assert response.json()["origin"] == "api"
-    assert (await client.get("/v1/topics/calf-cramp")).json()["summary"] == edited["summary"]
+    error = assert_error(await client.put("/v1/topics/calf-cramp", json=edited, headers=AUTH), 409)
+    assert "seeds/topics/calf-cramp.md" in error["message"] and "kb build" in error["message"]
+    assert_error(await client.delete("/v1/topics/calf-cramp", headers=AUTH), 409, "shipped")
+    tip = (await knowledge.store.tips())[0]
+    body = {**tip.model_dump(mode="json", exclude={"origin"}), "text": tip.text + " Edited."}
+    assert_error(await client.put(f"/v1/tips/{tip.id}", json=body, headers=AUTH), 409, "shipped")
+    assert_error(await client.delete(f"/v1/tips/{tip.id}", headers=AUTH), 409, "shipped")
+    # Nothing changed, so a rebuild has nothing to undo.
     await knowledge.build(seeds_dir)
-    back = (await client.get("/v1/topics/calf-cramp")).json()
-    assert back == original
+    assert (await client.get("/v1/topics/calf-cramp")).json() == original
+    assert (await knowledge.store.tip(tip.id)) == tip
 
 
 async def test_deleting_a_topic_others_refer_to_is_a_conflict(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/v1/topics", json=new_topic(), headers=AUTH)).status_code == 201
+    referrer = new_topic(slug="shin-care", title="Shin care", related=["shin-splint-cramp"])
+    referrer["aliases"] = ["looking after sore shins"]
+    assert (await client.post("/v1/topics", json=referrer, headers=AUTH)).status_code == 201
     error = assert_error(
-        await client.delete("/v1/topics/calf-cramp", headers=AUTH), 409, "still referred to"
+        await client.delete("/v1/topics/shin-splint-cramp", headers=AUTH), 409, "still referred to"
     )
     assert "(related)" in error["message"]
-    assert (await client.get("/v1/topics/calf-cramp")).status_code == 200
+    assert (await client.get("/v1/topics/shin-splint-cramp")).status_code == 200
 
 
 async def test_deleting_an_unreferenced_topic(client: httpx.AsyncClient) -> None:
@@ -496,9 +505,8 @@ async def test_a_tip_that_nearly_repeats_another_is_refused(
 async def test_a_near_duplicate_check_ignores_the_tip_being_replaced(
     client: httpx.AsyncClient, knowledge: Knowledge
 ) -> None:
-    existing = (await knowledge.store.tips())[0]
-    same = existing.model_dump(mode="json", exclude={"origin"})
-    response = await client.put(f"/v1/tips/{existing.id}", json=same, headers=AUTH)
+    assert (await client.post("/v1/tips", json=new_tip(), headers=AUTH)).status_code == 201
+    response = await client.put("/v1/tips/api-made-tip", json=new_tip(), headers=AUTH)
     assert response.status_code == 200, response.text
 
 

@@ -126,6 +126,11 @@ def test_no_input_makes_a_server_error(running_api: RunningApi, mode: Generation
             response = case.call(base_url=running_api.url, session=session, headers=auth)
             label = f"{case.method} {case.formatted_path} -> {response.status_code}"
             assert response.status_code < 500, f"{label}: {response.text[:500]}"
+            if response.status_code == 413:
+                # Too large a body is refused before validation: a correct rejection that
+                # schemathesis's list of rejection statuses does not include.
+                assert response.json()["error"]["status"] == 413, label
+                return
             # And the document tells the truth: every status, media type and body it promises.
             case.validate_response(response, checks=CHECKS)
             if response.status_code >= 400:

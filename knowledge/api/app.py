@@ -60,7 +60,16 @@ from knowledge.export import topic_seed_problems
 from knowledge.loader import Content, Problem
 from knowledge.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from knowledge.metrics import Metrics
-from knowledge.models import SLUG_PATTERN, BodyRegion, Stretch, Tip, TipKind, Topic, TopicKind
+from knowledge.models import (
+    SLUG_PATTERN,
+    BodyRegion,
+    Origin,
+    Stretch,
+    Tip,
+    TipKind,
+    Topic,
+    TopicKind,
+)
 from knowledge.runtime import Knowledge
 from knowledge.search import MAX_RESULTS, AskResult
 from knowledge.store import KnowledgeStore, VersionWatch
@@ -810,6 +819,16 @@ def _mismatch(field: str, value: str) -> None:
     )
 
 
+def _refuse_seed(kind: str, key: str, origin: Origin, path: str) -> None:
+    """Shipped content is edited as reviewed files: an API write would be undone by a rebuild."""
+    if origin is Origin.SEED:
+        raise ApiError(
+            409,
+            f"{kind} {key!r} is shipped content: edit {path} and run `crampbot kb build` "
+            "(an API edit would be undone by the next rebuild)",
+        )
+
+
 def _deleted() -> Response:
     return Response(status_code=204, headers={"Cache-Control": NO_STORE})
 
@@ -842,19 +861,21 @@ def _topic_writes(router: FastAPI, ctx: _Context) -> None:
         "/v1/topics/{slug}",
         **guarded,
         response_model=Topic,
-        responses=_errors(*WRITES, 404),
-        summary="Replace a topic",
+        responses=_errors(*WRITES, 404, 409),
+        summary="Replace a topic made through the API",
         description=(
-            "Replacing a topic that came from seeds/ makes it an API topic until the next "
-            "rebuild, when the reviewed seed version wins again."
+            "Topics from seeds/ are refused with 409: they are edited as files and reviewed, "
+            "and a rebuild would silently undo an API edit."
         ),
     )
     async def replace_topic(slug: SlugPath, topic: Annotated[Topic, Body()]) -> Response:
         if topic.slug != slug:
             _mismatch("slug", slug)
         async with ctx.write_lock:
-            if await store.topic(slug) is None:
+            current = await store.topic(slug)
+            if current is None:
                 raise ApiError(404, f"no topic {slug!r}; POST /v1/topics creates one")
+            _refuse_seed("topic", slug, current.origin, f"seeds/topics/{slug}.md")
             await rules.check_topic(topic)
             saved = await store.save_topic(topic)
         log.info("topic %s replaced through the API", saved.slug)
@@ -866,13 +887,15 @@ def _topic_writes(router: FastAPI, ctx: _Context) -> None:
         status_code=204,
         response_class=Response,
         responses=_errors(401, 403, 404, 409, 422),
-        summary="Delete a topic that nothing refers to",
-        description="A topic from seeds/ comes back at the next rebuild.",
+        summary="Delete a topic made through the API that nothing refers to",
+        description="Topics from seeds/ are refused with 409 (a rebuild would bring them back).",
     )
     async def delete_topic(slug: SlugPath) -> Response:
         async with ctx.write_lock:
-            if await store.topic(slug) is None:
+            current = await store.topic(slug)
+            if current is None:
                 raise ApiError(404, f"no topic {slug!r}")
+            _refuse_seed("topic", slug, current.origin, f"seeds/topics/{slug}.md")
             referrers = await rules.topic_referrers(slug)
             if referrers:
                 named = ", ".join(referrers[:10]) + (" and more" if len(referrers) > 10 else "")
@@ -911,15 +934,18 @@ def _tip_writes(router: FastAPI, ctx: _Context) -> None:
         "/v1/tips/{tip_id}",
         **guarded,
         response_model=Tip,
-        responses=_errors(*WRITES, 404),
-        summary="Replace a tip",
+        responses=_errors(*WRITES, 404, 409),
+        summary="Replace a tip made through the API",
+        description="Tips from seeds/ are refused with 409 (a rebuild would undo the edit).",
     )
     async def replace_tip(tip_id: TipIdPath, tip: Annotated[Tip, Body()]) -> Response:
         if tip.id != tip_id:
             _mismatch("id", tip_id)
         async with ctx.write_lock:
-            if await store.tip(tip_id) is None:
+            current = await store.tip(tip_id)
+            if current is None:
                 raise ApiError(404, f"no tip {tip_id!r}; POST /v1/tips creates one")
+            _refuse_seed("tip", tip_id, current.origin, f"seeds/tips/{current.kind.value}.yaml")
             await rules.check_tip(tip)
             saved = await store.save_tip(tip)
         log.info("tip %s replaced through the API", saved.id)
@@ -930,12 +956,16 @@ def _tip_writes(router: FastAPI, ctx: _Context) -> None:
         **guarded,
         status_code=204,
         response_class=Response,
-        responses=_errors(401, 403, 404, 422),
-        summary="Delete a tip",
-        description="A tip from seeds/ comes back at the next rebuild.",
+        responses=_errors(401, 403, 404, 409, 422),
+        summary="Delete a tip made through the API",
+        description="Tips from seeds/ are refused with 409 (a rebuild would bring them back).",
     )
     async def delete_tip(tip_id: TipIdPath) -> Response:
         async with ctx.write_lock:
+            current = await store.tip(tip_id)
+            if current is None:
+                raise ApiError(404, f"no tip {tip_id!r}")
+            _refuse_seed("tip", tip_id, current.origin, f"seeds/tips/{current.kind.value}.yaml")
             if not await store.delete_tip(tip_id):
                 raise ApiError(404, f"no tip {tip_id!r}")
         log.info("tip %s deleted through the API", tip_id)
