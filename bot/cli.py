@@ -14,6 +14,7 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -262,12 +263,33 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return asyncio.run(_with_knowledge(settings, job))
 
 
+def backup_target(path: str, today: str) -> Path:
+    """Where `db backup PATH` writes: PATH itself, or a dated file inside PATH if it is a folder.
+
+    "backups/" (a trailing slash) or an existing folder means "put it in there", never a file
+    named after the folder.
+    """
+    target = Path(path)
+    if path.endswith(("/", "\\")) or target.is_dir():
+        return target / f"crampbot-{today}.db"
+    return target
+
+
 def cmd_db_backup(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    source = Path(settings.db)
+    if not source.is_file():
+        # Opening a missing path would create an empty database and "back it up".
+        print(
+            f"crampbot: there is no database at {source}; check --db or CRAMPBOT_DB",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    target = backup_target(args.path, datetime.now(UTC).date().isoformat())
 
     async def job(knowledge: Knowledge) -> int:
-        pages = await knowledge.db.backup(Path(args.path))
-        print(f"backed up {settings.db} to {args.path} ({pages} pages)")
+        pages = await knowledge.db.backup(target)
+        print(f"backed up {settings.db} to {target} ({pages} pages)")
         return EXIT_OK
 
     return asyncio.run(_with_knowledge(settings, job))

@@ -186,3 +186,23 @@ def test_kb_build_refuses_what_kb_check_refuses(
     db = tmp_path / "store.db"
     assert main(["kb", "build", "--seeds", str(seeds), "--db", str(db)]) == 1
     assert "is 1100 characters long" in capsys.readouterr().err
+
+
+def test_db_backup_of_a_missing_database_fails_and_creates_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    typo = tmp_path / "crampbot.dbb"
+    target = tmp_path / "backup.db"
+    assert main(["db", "backup", "--db", str(typo), str(target)]) == 1
+    assert "there is no database at" in capsys.readouterr().err
+    assert not typo.exists() and not target.exists()
+
+
+def test_db_backup_into_a_folder_writes_a_dated_file_there(
+    db_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "backups"
+    assert main(["db", "backup", "--db", str(db_copy), f"{folder}/"]) == 0
+    (written,) = folder.iterdir()
+    assert written.name.startswith("crampbot-") and written.suffix == ".db"
+    assert str(written) in capsys.readouterr().out
