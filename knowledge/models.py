@@ -262,38 +262,31 @@ class RedFlagRule(BaseModel):
         return {ref.removeprefix("!") for clause in self.when for ref in clause}
 
 
+# A list of words or short phrases, each once (scope lists are edited by hand).
+Words = Annotated[list[Annotated[Text, StringConstraints(max_length=40)]], AfterValidator(_unique)]
+
+
 class Scope(BaseModel):
     """What questions crampbot answers at all (see `seeds/scope.yaml`)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    subject_words: Annotated[
-        list[Annotated[Text, StringConstraints(max_length=40)]], AfterValidator(_unique)
-    ] = []
+    subject_words: Words = []
     out_of_scope: Annotated[
         list[Annotated[Text, StringConstraints(max_length=80)]], AfterValidator(_unique)
     ] = []
     # Words that show a subject word is used in another sense ("a cramped flat", "a stretch
     # goal", "tight jeans", "twitch chat"), and the body and health words that outweigh them.
-    other_senses: Annotated[
-        list[Annotated[Text, StringConstraints(max_length=40)]], AfterValidator(_unique)
-    ] = []
-    health_words: Annotated[
-        list[Annotated[Text, StringConstraints(max_length=40)]], AfterValidator(_unique)
-    ] = []
-    context_words: Annotated[
-        list[Annotated[Text, StringConstraints(max_length=40)]], AfterValidator(_unique)
-    ] = []
+    other_senses: Words = []
+    health_words: Words = []
+    # Activities: they outweigh another sense but do not make an everyday word about health.
+    context_words: Words = []
     # Everyday words for care ("stretch", "ice", "drink"): beside an activity ("before a run",
     # "after matches") they are about the body; alone they may not be.
-    care_words: Annotated[
-        list[Annotated[Text, StringConstraints(max_length=40)]], AfterValidator(_unique)
-    ] = []
+    care_words: Words = []
     # Subject words with everyday senses too ("tight deadline", "stretch goal", "massage the
     # numbers"): alone they do not make a question on-topic; a health word must back them.
-    ambiguous_words: Annotated[
-        list[Annotated[Text, StringConstraints(max_length=40)]], AfterValidator(_unique)
-    ] = []
+    ambiguous_words: Words = []
     # Everyday words for each stretch region ("quads", "back of my thigh"), for `/stretch` and
     # for questions that ask for a stretch.
     stretch_regions: dict[BodyRegion, list[Annotated[Text, StringConstraints(max_length=40)]]] = {}
