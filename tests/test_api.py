@@ -819,3 +819,16 @@ async def test_building_the_app_starts_nothing_and_touches_no_globals(
     assert one is not two
     assert one.openapi() == two.openapi()
     assert await knowledge.store.content_version() > 0
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/v1/tips"), ("PUT", "/v1/tips/x")])
+async def test_a_malformed_body_without_a_token_is_a_401_not_a_422(
+    client: httpx.AsyncClient, method: str, path: str
+) -> None:
+    """The token is checked before the body is read: an anonymous caller learns nothing more."""
+    broken = {"content": b"{not json", "headers": {"content-type": "application/json"}}
+    response = await client.request(method, path, **broken)  # type: ignore[arg-type]
+    assert_error(response, 401)
+    assert response.headers["www-authenticate"] == "Bearer"
+    with_token = {**broken, "headers": {**broken["headers"], **AUTH}}  # type: ignore[dict-item]
+    assert_error(await client.request(method, path, **with_token), 422)  # type: ignore[arg-type]

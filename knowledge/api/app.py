@@ -23,7 +23,6 @@ Why it is shaped this way:
 
 import asyncio
 import hashlib
-import hmac
 import logging
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
@@ -49,6 +48,7 @@ from knowledge.api.errors import (
 from knowledge.api.schemas import Health, ShardHealth, StretchPage, TipPage, TopicPage, next_offset
 from knowledge.api.search_lane import SEARCH_PATH, plain_search
 from knowledge.api.settings import ApiSettings
+from knowledge.api.write_gate import WriteGate, writer_error
 from knowledge.checks import (
     NEAR_DUPLICATE_RATIO,
     check_references,
@@ -544,6 +544,7 @@ def create_app(
     app.content_cache = ctx.cache
     app.search_lane = ctx.search_lane()
     install_error_handlers(app)
+    app.add_middleware(WriteGate, secret=_secret(settings))
     app.add_middleware(ErrorGuard, max_body_bytes=settings.max_body_bytes)
     # Routes go on the app itself, not through include_router: a flat route list is what
     # routing walks fastest, and what the 405 handler reads to name every allowed method.
@@ -778,9 +779,13 @@ def _read_routes(router: FastAPI, ctx: _Context) -> None:
         return entry.response(if_none_match)
 
 
+def _secret(settings: ApiSettings) -> bytes | None:
+    return settings.token.get_secret_value().encode() if settings.token else None
+
+
 def _require_writer(ctx: _Context) -> Callable[..., Awaitable[None]]:
     """The dependency every write route has: writes on, and the right bearer token."""
-    secret = ctx.settings.token.get_secret_value().encode() if ctx.settings.token else None
+    secret = _secret(ctx.settings)
     bearer = HTTPBearer(
         auto_error=False,
         description="The value of CRAMPBOT_API_TOKEN; writes are off while it is unset.",
@@ -789,20 +794,10 @@ def _require_writer(ctx: _Context) -> Callable[..., Awaitable[None]]:
     async def require_writer(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     ) -> None:
-        if secret is None:
-            raise ApiError(
-                403,
-                "writes are off: set CRAMPBOT_API_TOKEN on the server to turn them on",
-                code="writes_disabled",
-            )
-        challenge = {"WWW-Authenticate": "Bearer"}
-        if credentials is None:
-            raise ApiError(
-                401, "send the token as 'Authorization: Bearer <token>'", headers=challenge
-            )
-        # Constant time, so response times say nothing about how much of a guess was right.
-        if not hmac.compare_digest(credentials.credentials.encode(), secret):
-            raise ApiError(401, "the bearer token is not valid", headers=challenge)
+        header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+        error = writer_error(secret, header)
+        if error is not None:
+            raise error
 
     return require_writer
 
