@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.answers import Answer, ButtonSpec, SourceKind, sources_answer, tip_answer
+from bot.answers import Answer, ButtonSpec, SourceKind, notice, sources_answer, tip_answer
 from bot.errors import report_error
 from bot.respond import send_answer
 from knowledge.models import TipKind
@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 
 SOURCES_PREFIX = "crampbot:src"
 TIP_PREFIX = "crampbot:tip"
+SOURCES_TEMPLATE = SOURCES_PREFIX + r":(?P<kind>topic|stretch|tip):(?P<key>[a-z0-9-]{2,64})"
+TIP_TEMPLATE = TIP_PREFIX + r":(?P<kind>any|stretching|hydration|massage|general)"
+STALE_NOTICE = (
+    "That button is out of date or was not made by crampbot. Run the command again for a "
+    "fresh answer."
+)
 
 
 def _bot(interaction: discord.Interaction[Any]) -> CrampBot:
@@ -35,7 +41,7 @@ def _button(label: str, emoji: str, custom_id: str, *, primary: bool) -> discord
 
 class SourcesButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=SOURCES_PREFIX + r":(?P<kind>topic|stretch|tip):(?P<key>[a-z0-9-]{2,64})",
+    template=SOURCES_TEMPLATE,
 ):
     """Shows the sources of one answer, only to the member who asked."""
 
@@ -71,7 +77,7 @@ class SourcesButton(
 
 class AnotherTipButton(
     discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=TIP_PREFIX + r":(?P<kind>any|stretching|hydration|massage|general)",
+    template=TIP_TEMPLATE,
 ):
     """Another random tip of the same kind, shown only to the member who clicked."""
 
@@ -111,7 +117,36 @@ async def _safely(
         await report_error(interaction, exc)
 
 
-DYNAMIC_ITEMS = (SourcesButton, AnotherTipButton)
+class StaleButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    # Every custom id the buttons above do not take: without an answer Discord would show the
+    # member "This interaction failed".
+    template=r"(?!(?:{}|{})\Z).*".format(
+        *(re.sub(r"\(\?P<\w+>", "(?:", t) for t in (SOURCES_TEMPLATE, TIP_TEMPLATE))
+    ),
+):
+    """A button crampbot cannot serve (forged, or from a version that had other buttons)."""
+
+    def __init__(self, custom_id: str) -> None:
+        super().__init__(discord.ui.Button(label="?", custom_id=custom_id))
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+    ) -> StaleButton:
+        return cls(match.string)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        async def build() -> Answer:
+            return notice(STALE_NOTICE)
+
+        await _safely(interaction, lambda: send_answer(interaction, build))
+
+
+DYNAMIC_ITEMS = (SourcesButton, AnotherTipButton, StaleButton)
 
 
 def build_view(buttons: list[ButtonSpec]) -> discord.ui.View | None:

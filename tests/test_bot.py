@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -384,3 +385,37 @@ async def test_a_slow_private_answer_is_never_shown_publicly(
     public = [m["id"] for m in fake_discord.channel_messages(channel)]
     assert followup["id"] not in public, "a deferred answer was shown to the whole channel"
     assert int(followup["flags"]) & 64
+
+
+@pytest.mark.parametrize(
+    "custom_id",
+    [
+        "crampbot:src:topic:NOT A SLUG",
+        "crampbot:src:recipe:calf-cramp",
+        "crampbot:tip:bogus",
+        "crampbot:old-button:v1",
+        "someone-elses-button",
+        "crampbot:src:topic:calf-cramp:extra",
+    ],
+)
+async def test_a_forged_or_stale_button_gets_a_private_answer(
+    fake_discord: FakeDiscord, bot: CrampBot, custom_id: str
+) -> None:
+    record = await fake_discord.interact(fake_discord.slash("cramp", {"where": "calf"}))
+    # The same message, its button's id replaced: what an old or forged client would send.
+    message = copy.deepcopy(record.message or record.data)
+    message["components"][0]["components"][0]["custom_id"] = custom_id
+    clicked = await fake_discord.interact(fake_discord.click(message, custom_id))
+    assert clicked.acknowledged, clicked.rejections
+    assert clicked.ephemeral
+    assert "out of date" in clicked.embeds[0]["description"]
+
+
+async def test_a_real_button_is_not_taken_by_the_stale_handler(
+    fake_discord: FakeDiscord, bot: CrampBot
+) -> None:
+    record = await fake_discord.interact(fake_discord.slash("cramp", {"where": "calf"}))
+    clicked = await fake_discord.interact(
+        fake_discord.click(record.message or record.data, "crampbot:src:topic:calf-cramp")
+    )
+    assert len(clicked.embeds) == 1 and clicked.embeds[0]["title"].startswith("Sources")
