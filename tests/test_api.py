@@ -832,3 +832,11 @@ async def test_a_malformed_body_without_a_token_is_a_401_not_a_422(
     assert response.headers["www-authenticate"] == "Bearer"
     with_token = {**broken, "headers": {**broken["headers"], **AUTH}}  # type: ignore[dict-item]
     assert_error(await client.request(method, path, **with_token), 422)  # type: ignore[arg-type]
+
+
+async def test_options_advertises_only_the_methods_a_url_has(client: httpx.AsyncClient) -> None:
+    random = await client.options("/v1/tips/random")
+    assert random.status_code == 405 and random.headers["allow"] == "GET"
+    assert (await client.delete("/v1/tips/random", headers=AUTH)).status_code == 405
+    item = await client.options("/v1/tips/some-tip")
+    assert item.headers["allow"] == "DELETE, GET, PUT"

@@ -814,6 +814,15 @@ def _mismatch(field: str, value: str) -> None:
     )
 
 
+def _not_a_tip_route(tip_id: str) -> None:
+    if tip_id in RESERVED_TIP_IDS:
+        raise ApiError(
+            405,
+            f"/v1/tips/{tip_id} is a route of its own; only GET is allowed",
+            headers={"Allow": "GET"},
+        )
+
+
 def _refuse_seed(kind: str, key: str, origin: Origin, path: str) -> None:
     """Shipped content is edited as reviewed files: an API write would be undone by a rebuild."""
     if origin is Origin.SEED:
@@ -934,6 +943,7 @@ def _tip_writes(router: FastAPI, ctx: _Context) -> None:
         description="Tips from seeds/ are refused with 409 (a rebuild would undo the edit).",
     )
     async def replace_tip(tip_id: TipIdPath, tip: Annotated[Tip, Body()]) -> Response:
+        _not_a_tip_route(tip_id)
         if tip.id != tip_id:
             _mismatch("id", tip_id)
         async with ctx.write_lock:
@@ -956,6 +966,7 @@ def _tip_writes(router: FastAPI, ctx: _Context) -> None:
         description="Tips from seeds/ are refused with 409 (a rebuild would bring them back).",
     )
     async def delete_tip(tip_id: TipIdPath) -> Response:
+        _not_a_tip_route(tip_id)
         async with ctx.write_lock:
             current = await store.tip(tip_id)
             if current is None:

@@ -144,12 +144,17 @@ def _describe(detail: ErrorDetail) -> str:
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    methods: set[str] = set()
+    """The methods the URL really has. A literal route (/v1/tips/random) owns its URL: the
+    methods of a parameterised route that also matches it (/v1/tips/{tip_id}) do not count."""
+    literal: set[str] = set()
+    templated: set[str] = set()
     for route in request.app.router.routes:
         match, _ = route.matches(request.scope)
         if match is not Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
-    return sorted(methods)
+            methods = set(getattr(route, "methods", None) or ())
+            has_params = "{" in str(getattr(route, "path", ""))
+            (templated if has_params else literal).update(methods)
+    return sorted(literal or templated)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
