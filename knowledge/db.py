@@ -10,7 +10,9 @@ where the round trip to aiosqlite's worker thread would cost more than the query
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator
@@ -72,11 +74,30 @@ async def _connect(path: Path) -> aiosqlite.Connection:
         await conn.execute("PRAGMA foreign_keys = ON")
     except sqlite3.Error as exc:
         await conn.close()
-        raise DatabaseError(f"{path} is not a usable SQLite database: {exc}") from exc
+        raise DatabaseError(_explain(path, exc)) from exc
     except BaseException:
         await conn.close()
         raise
     return conn
+
+
+def _explain(path: Path, exc: sqlite3.Error) -> str:
+    """What went wrong opening `path`, blaming the right thing.
+
+    SQLite says "readonly database" when the file or its folder cannot be written (WAL needs to
+    create files beside it): that is a permissions problem, not a broken database.
+    """
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        unwritable = [p for p in (path, path.parent) if p.exists() and not os.access(p, os.W_OK)]
+        where = " and ".join(str(p) for p in unwritable) or f"{path} or its folder"
+        user = getpass.getuser()
+        return (
+            f"cannot write the database: {where} is not writable by user {user!r} "
+            f"(SQLite said: {text}). Give that user the folder, for example "
+            f"`chown -R {user} {path.parent}`"
+        )
+    return f"{path} is not a usable SQLite database: {text}"
 
 
 def _connect_quick(path: Path) -> sqlite3.Connection:

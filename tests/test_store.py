@@ -268,3 +268,16 @@ async def test_signpost_migration_keeps_every_topic_row_and_citation(tmp_path: P
         assert [tuple(r) for r in await db.reader.execute_fetchall(counts)] == before
         await db.writer.execute("UPDATE topics SET kind = 'signpost'")
         assert list(await db.writer.execute_fetchall("PRAGMA foreign_key_check")) == []
+
+
+def test_a_readonly_database_is_reported_as_a_permissions_problem(tmp_path: Path) -> None:
+    from knowledge.db import _explain  # noqa: PLC0415 - the message is the unit under test
+
+    message = _explain(
+        tmp_path / "data" / "crampbot.db",
+        sqlite3.OperationalError("attempt to write a readonly database"),
+    )
+    assert "is not writable by user" in message and "chown -R" in message
+    assert "not a usable SQLite database" not in message
+    other = _explain(tmp_path / "x.db", sqlite3.DatabaseError("file is not a database"))
+    assert "is not a usable SQLite database" in other
