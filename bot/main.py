@@ -31,7 +31,9 @@ SETUP_HINT = (
 )
 # View Channel, Send Messages, Embed Links: all the daily posts need. Answers to commands are
 # interaction responses, which need no channel permission at all.
-INVITE_PERMISSIONS = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
+INVITE_PERMISSIONS = discord.Permissions(
+    view_channel=True, send_messages=True, embed_links=True, read_message_history=True
+)
 INVITE_SCOPES = ("bot", "applications.commands")
 
 

@@ -68,7 +68,7 @@ def test_invite_url_has_scopes_and_least_permissions(
     url = capsys.readouterr().out.strip()
     assert url.startswith("https://discord.com/oauth2/authorize?client_id=123456789012345678")
     assert "scope=bot+applications.commands" in url
-    assert "permissions=19456" in url  # view channel + send messages + embed links
+    assert "permissions=84992" in url  # view channel + send messages + embed links
 
 
 def test_invite_without_an_id_says_what_to_set(

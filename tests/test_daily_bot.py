@@ -177,6 +177,26 @@ async def test_set_names_the_missing_permissions(
     assert "I'm missing Send Messages, Embed Links there" in text
 
 
+async def test_set_asks_for_read_message_history(
+    fake_discord: FakeDiscord, knowledge: Knowledge
+) -> None:
+    """Without it the duplicate check after a crash reads an empty history."""
+    blind = fake_discord.add_text_channel(
+        fake_discord.guild,
+        "blind",
+        overwrites=[p.overwrite(fake_discord.bot_role_id, deny=p.READ_MESSAGE_HISTORY)],
+    )
+    async with crampbot(fake_discord, knowledge):
+        record = await fake_discord.interact(
+            daily(
+                fake_discord,
+                "set",
+                {"channel": blind, "time": "07:30", "timezone": "UTC", "kind": "hydration"},
+            )
+        )
+    assert "I'm missing Read Message History there" in record.embeds[0]["description"]
+
+
 async def test_timezone_autocomplete(fake_discord: FakeDiscord, bot: CrampBot) -> None:
     record = await fake_discord.interact(
         fake_discord.autocomplete("daily set", "timezone", "berl", user_id=admin(fake_discord))

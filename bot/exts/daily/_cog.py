@@ -34,10 +34,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("crampbot.daily")
 
+# Read Message History lets the bot see whether a day's post already went out before it
+# re-sends one after a crash; without it, that history comes back empty.
 NEEDED = {
     "view_channel": "View Channel",
     "send_messages": "Send Messages",
     "embed_links": "Embed Links",
+    "read_message_history": "Read Message History",
 }
 KIND_CHOICES = [
     app_commands.Choice(name="stretching", value=DailyKind.STRETCHING.value),

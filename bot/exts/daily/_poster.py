@@ -85,6 +85,20 @@ class Poster:
             return
         if delivery.attempts and delivery.nonce_may_have_lapsed(_utcnow()):
             # Resumed long after an attempt: Discord may have forgotten the nonce.
+            if not self._can_read_history(delivery.channel_id):
+                # Without Read Message History the history reads as empty, so "not found"
+                # would mean nothing: a day skipped is better than a day posted twice.
+                await self.store.mark_failed(
+                    delivery,
+                    "not re-sent after a restart: without Read Message History I cannot check "
+                    "whether the first attempt was posted",
+                )
+                self.counters.failed += 1
+                log.warning(
+                    "daily tip for channel %s not re-sent: no Read Message History there",
+                    delivery.channel_id,
+                )
+                return
             message_id = await self._already_posted(delivery)
             if message_id is not None:
                 await self.store.mark_sent(delivery, message_id)
@@ -160,6 +174,14 @@ class Poster:
         )
         await asyncio.sleep(delay)
         return True
+
+    def _can_read_history(self, channel_id: int) -> bool:
+        """Whether the bot may read the channel's history (from the gateway's cache)."""
+        channel = self.bot.get_channel(channel_id)
+        guild = getattr(channel, "guild", None)
+        if channel is None or guild is None or guild.me is None:
+            return False
+        return bool(channel.permissions_for(guild.me).read_message_history)  # type: ignore[union-attr]
 
     async def _already_posted(self, delivery: Delivery) -> int | None:
         """The id of this day's post if one is among the channel's recent messages."""
