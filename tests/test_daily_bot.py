@@ -329,3 +329,34 @@ async def test_a_deleted_channel_pauses_its_subscription(
                 await asyncio.sleep(0.1)
     assert sub.pause_reason == "the channel was deleted or I can no longer see it"
     assert fake_discord.channel_messages(doomed) == []
+
+
+async def test_a_crashed_post_is_not_resent_where_history_cannot_be_read(
+    fake_discord: FakeDiscord, knowledge: Knowledge
+) -> None:
+    """A first attempt whose nonce Discord may have forgotten, in a channel without Read
+    Message History: the history reads as empty, so re-sending could post twice. Skip it."""
+    blind = fake_discord.add_text_channel(
+        fake_discord.guild,
+        "blind",
+        overwrites=[p.overwrite(fake_discord.bot_role_id, deny=p.READ_MESSAGE_HISTORY)],
+    )
+    await subscribe(knowledge, fake_discord, blind)
+    await make_due(knowledge, blind, ago=timedelta(minutes=20))
+    store = DailyStore(knowledge.db, knowledge.store)
+    ten_minutes_ago = datetime.now(UTC) - timedelta(minutes=10)
+    (sub,) = await store.for_guild(fake_discord.guild_id)
+    claimed = await store.claim(sub.id, now=ten_minutes_ago)
+    assert claimed.delivery is not None
+    # The attempt that "crashed" mid-send: its lease ran out long ago.
+    assert await store.start_attempt(claimed.delivery, now=ten_minutes_ago) is not None
+    async with crampbot(fake_discord, knowledge):
+        async with asyncio.timeout(10):
+            while True:
+                (delivery,) = await store.deliveries(sub.id, limit=1)
+                if delivery.status.value != "sending":
+                    break
+                await asyncio.sleep(0.05)
+    assert delivery.status.value == "failed"
+    assert delivery.note is not None and "Read Message History" in delivery.note
+    assert fake_discord.channel_messages(blind) == []
