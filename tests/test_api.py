@@ -306,6 +306,7 @@ async def test_healthz_reads_the_store(client: httpx.AsyncClient, knowledge: Kno
         "status": "ok",
         "content_version": await knowledge.store.content_version(),
         "writes_enabled": True,
+        "write_error": None,
         "gateway": None,  # this process runs no bot
     }
     assert response.headers["cache-control"] == "no-store"
@@ -840,3 +841,24 @@ async def test_options_advertises_only_the_methods_a_url_has(client: httpx.Async
     assert (await client.delete("/v1/tips/random", headers=AUTH)).status_code == 405
     item = await client.options("/v1/tips/some-tip")
     assert item.headers["allow"] == "DELETE, GET, PUT"
+
+
+async def test_a_database_that_cannot_be_written_is_a_clear_503_and_shows_in_healthz(
+    client: httpx.AsyncClient, knowledge: Knowledge
+) -> None:
+    # A real SQLite state, not a mock: the writer connection refuses every write, as a
+    # read-only file or a full disk makes it.
+    await knowledge.db.writer.execute("PRAGMA query_only = 1")
+    try:
+        refused = assert_error(await client.post("/v1/tips", json=new_tip(), headers=AUTH), 503)
+        assert (
+            "cannot be written" in refused["message"]
+            and "nothing was changed" in refused["message"]
+        )
+        health = (await client.get("/healthz")).json()
+        assert health["status"] == "ok" and "readonly" in (health["write_error"] or "")
+    finally:
+        await knowledge.db.writer.execute("PRAGMA query_only = 0")
+    assert_error(await client.get("/v1/tips/api-made-tip"), 404)  # nothing was half-written
+    assert (await client.post("/v1/tips", json=new_tip(), headers=AUTH)).status_code == 201
+    assert (await client.get("/healthz")).json()["write_error"] is None

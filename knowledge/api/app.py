@@ -22,10 +22,11 @@ Why it is shaped this way:
 # and they use Annotated aliases built inside the factory from the settings.
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata, resources
 from typing import Annotated, Any, TypeVar
@@ -286,7 +287,7 @@ _DESCRIBED = {
     503: "The knowledge store cannot be read",
 }
 READS = (304, 422)
-WRITES = (400, 401, 403, 413, 422)
+WRITES = (400, 401, 403, 413, 422, 503)
 
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -444,10 +445,31 @@ class _Context:
     write_lock: asyncio.Lock
     read_cache_control: str
     metrics: Metrics
+    # Why the last write failed (full disk, read-only file), until a write succeeds again.
+    write_error: str | None = None
 
     @property
     def store(self) -> KnowledgeStore:
         return self.knowledge.store
+
+    @contextlib.asynccontextmanager
+    async def storage(self) -> AsyncIterator[None]:
+        """Around every write: a database that cannot be written is a clear 503, not a 500.
+
+        SQLite rolls the transaction back, so nothing was changed; `/healthz` shows the reason
+        until a write succeeds again.
+        """
+        try:
+            yield
+        except (sqlite3.OperationalError, DatabaseError) as exc:
+            self.write_error = str(exc)
+            log.error("an API write failed: %s", exc)
+            raise ApiError(
+                503,
+                f"the knowledge store cannot be written ({exc}); nothing was changed",
+                code="storage_unavailable",
+            ) from exc
+        self.write_error = None
 
     async def search_answer(self, path: str, query_string: bytes, q: str, limit: int) -> CachedBody:
         """One search's JSON and headers, kept per content version when the search cache is on."""
@@ -600,6 +622,7 @@ def _read_routes(router: FastAPI, ctx: _Context) -> None:
             Health(
                 content_version=version,
                 writes_enabled=ctx.settings.writes_enabled,
+                write_error=ctx.write_error,
                 gateway=gateway,
             )
         )
@@ -857,7 +880,8 @@ def _topic_writes(router: FastAPI, ctx: _Context) -> None:
                     f"topic {topic.slug!r} already exists; PUT /v1/topics/{topic.slug} replaces it",
                 )
             await rules.check_topic(topic)
-            saved = await store.save_topic(topic)
+            async with ctx.storage():
+                saved = await store.save_topic(topic)
         log.info("topic %s created through the API", saved.slug)
         return _json(saved, 201, {"Location": f"/v1/topics/{saved.slug}"})
 
@@ -881,7 +905,8 @@ def _topic_writes(router: FastAPI, ctx: _Context) -> None:
                 raise ApiError(404, f"no topic {slug!r}; POST /v1/topics creates one")
             _refuse_seed("topic", slug, current.origin, f"seeds/topics/{slug}.md")
             await rules.check_topic(topic)
-            saved = await store.save_topic(topic)
+            async with ctx.storage():
+                saved = await store.save_topic(topic)
         log.info("topic %s replaced through the API", saved.slug)
         return _json(saved)
 
@@ -890,7 +915,7 @@ def _topic_writes(router: FastAPI, ctx: _Context) -> None:
         **guarded,
         status_code=204,
         response_class=Response,
-        responses=_errors(401, 403, 404, 409, 422),
+        responses=_errors(401, 403, 404, 409, 422, 503),
         summary="Delete a topic made through the API that nothing refers to",
         description="Topics from seeds/ are refused with 409 (a rebuild would bring them back).",
     )
@@ -906,7 +931,8 @@ def _topic_writes(router: FastAPI, ctx: _Context) -> None:
                 raise ApiError(
                     409, f"topic {slug!r} is still referred to by {named}; remove those first"
                 )
-            await store.delete_topic(slug)
+            async with ctx.storage():
+                await store.delete_topic(slug)
         log.info("topic %s deleted through the API", slug)
         return _deleted()
 
@@ -930,7 +956,8 @@ def _tip_writes(router: FastAPI, ctx: _Context) -> None:
                     409, f"tip {tip.id!r} already exists; PUT /v1/tips/{tip.id} replaces it"
                 )
             await rules.check_tip(tip)
-            saved = await store.save_tip(tip)
+            async with ctx.storage():
+                saved = await store.save_tip(tip)
         log.info("tip %s created through the API", saved.id)
         return _json(saved, 201, {"Location": f"/v1/tips/{saved.id}"})
 
@@ -952,7 +979,8 @@ def _tip_writes(router: FastAPI, ctx: _Context) -> None:
                 raise ApiError(404, f"no tip {tip_id!r}; POST /v1/tips creates one")
             _refuse_seed("tip", tip_id, current.origin, f"seeds/tips/{current.kind.value}.yaml")
             await rules.check_tip(tip)
-            saved = await store.save_tip(tip)
+            async with ctx.storage():
+                saved = await store.save_tip(tip)
         log.info("tip %s replaced through the API", saved.id)
         return _json(saved)
 
@@ -961,7 +989,7 @@ def _tip_writes(router: FastAPI, ctx: _Context) -> None:
         **guarded,
         status_code=204,
         response_class=Response,
-        responses=_errors(401, 403, 404, 409, 422),
+        responses=_errors(401, 403, 404, 409, 422, 503),
         summary="Delete a tip made through the API",
         description="Tips from seeds/ are refused with 409 (a rebuild would bring them back).",
     )
@@ -972,7 +1000,9 @@ def _tip_writes(router: FastAPI, ctx: _Context) -> None:
             if current is None:
                 raise ApiError(404, f"no tip {tip_id!r}")
             _refuse_seed("tip", tip_id, current.origin, f"seeds/tips/{current.kind.value}.yaml")
-            if not await store.delete_tip(tip_id):
+            async with ctx.storage():
+                deleted = await store.delete_tip(tip_id)
+            if not deleted:
                 raise ApiError(404, f"no tip {tip_id!r}")
         log.info("tip %s deleted through the API", tip_id)
         return _deleted()

@@ -58,6 +58,10 @@ class Health(BaseModel):
     status: Literal["ok"] = "ok"
     content_version: int = Field(description="bumped by every build and every write")
     writes_enabled: bool = Field(description="false when CRAMPBOT_API_TOKEN is unset")
+    write_error: str | None = Field(
+        default=None,
+        description="why the last write failed (a full disk, a read-only file), until one works",
+    )
     gateway: list[ShardHealth] | None = Field(
         default=None, description="the Discord gateway per shard, when this process runs the bot"
     )
