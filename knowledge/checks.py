@@ -110,6 +110,8 @@ def check_near_duplicate_tips(content: Content) -> Iterable[Problem]:
 def check_red_flag_terms(content: Content) -> Iterable[Problem]:
     """Every term a rule names must exist; the nearest real term is suggested."""
     known = content.triage_terms
+    if content.terms_unreadable:
+        return
     for rule in content.red_flags:
         for c, clause in enumerate(rule.when):
             for t, ref in enumerate(clause):
@@ -128,6 +130,8 @@ def check_red_flag_examples(content: Content) -> Iterable[Problem]:
     too broad, shows up here as the example it breaks, on that example's own line.
     """
     known = set(content.triage_terms)
+    if content.terms_unreadable:
+        return
     usable = [rule for rule in content.red_flags if rule.terms() <= known]
     try:
         triage = Triage(usable, content.triage_terms)

@@ -62,6 +62,9 @@ class Content:
     # Items that exist but failed validation, by (kind, key): their own problems are reported,
     # and references to them are not reported again as missing (no cascade).
     broken: set[tuple[str, str]] = field(default_factory=set)
+    # True when triage_terms.yaml could not be parsed: rules are then not checked against it,
+    # so one syntax error is not reported again as a missing term in every rule.
+    terms_unreadable: bool = False
     # The line of each topic section's heading, by (slug, heading).
     section_lines: dict[tuple[str, str], int] = field(default_factory=dict)
     # Where each item was defined, for cross-reference errors: (kind, key) -> (file, line).
@@ -273,6 +276,7 @@ def _load_terms(collector: _Collector, content: Content, path: Path) -> None:
         return
     located = collector.read_yaml(path)
     if located is None:
+        content.terms_unreadable = True  # its syntax error is the one problem to report
         return
     terms, errors = parse_terms(located.data)
     content.triage_terms = terms

@@ -51,12 +51,12 @@ _TOKEN = re.compile(r"[a-z0-9]+|[.,;:!?()\[\]/\n]| - ")
 _APOSTROPHES = re.compile("[\u2019'`\u00b4]")
 
 # A negation cue negates the terms that start within NEGATION_REACH words after it. Phrases of
-# two words are cues too ("free of"). "never" and "cant" are not cues: "never had pain like this
-# in my chest" and "cant stop sweating" state the symptom.
+# two words are cues too ("free of"). "never", "cant" and "nothing" are not cues: "never had pain
+# like this in my chest", "cant stop sweating" and "from nothing to 10 out of 10" state it.
 NEGATION_CUES = frozenset(
     """
     no not without nor isnt arent wasnt werent aint dont doesnt didnt havent hasnt hadnt
-    denies denied none neither zero nothing nobody
+    denies denied none neither zero nobody
     """.split()
 )
 NEGATION_PAIRS = frozenset({("free", "of"), ("absence", "of"), ("ruled", "out")})
@@ -97,6 +97,11 @@ PSEUDO_NEGATIONS = frozenset(
         ("not", "helping"),
         ("not", "working"),
         ("no", "longer"),
+        ("without", "realising"),
+        ("without", "realizing"),
+        ("without", "noticing"),
+        ("without", "knowing"),
+        ("without", "meaning"),
     }
 )
 # Words that end a negation's reach: what follows is a new statement.

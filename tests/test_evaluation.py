@@ -23,10 +23,10 @@ FROZEN = {
 }
 
 HOLDOUT_FLOORS = {
-    "red flags at the right level or higher": 0.86,
-    "emergencies at emergency level": 0.71,
-    "top-1": 0.74,
-    "top-3": 0.83,
+    "red flags at the right level or higher": 0.92,
+    "emergencies at emergency level": 0.85,
+    "top-1": 0.75,
+    "top-3": 0.84,
     "off-topic refused": 0.82,
 }
 HOLDOUT_FALSE_ALARMS_AT_MOST = 0.03
