@@ -101,13 +101,25 @@ def _render_where(content: Content, what: str, detail: str) -> str:
     return f"{file}:{line} ({what})" if line else f"{file} ({what})"
 
 
-def cmd_kb_check(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+def content_problems(args: argparse.Namespace, settings: BotSettings) -> list[object]:
+    """What `kb check` refuses: per-item, cross-file and coverage problems, else render problems.
+
+    `kb build` calls the same function, so the two can never disagree.
+    """
     problems: list[object] = list(
         check_seeds(settings.seeds, None if args.no_coverage else SHIPPED_POLICY)
     )
     if not problems:
-        problems.extend(asyncio.run(render_problems(settings.seeds)))
+        try:
+            problems.extend(asyncio.run(render_problems(settings.seeds)))
+        except ContentError as exc:
+            problems.extend(exc.problems)
+    return problems
+
+
+def cmd_kb_check(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    problems = content_problems(args, settings)
     if problems:
         _print_problems(problems)
         return EXIT_FAILED
@@ -118,21 +130,13 @@ def cmd_kb_check(args: argparse.Namespace) -> int:
 def cmd_kb_build(args: argparse.Namespace) -> int:
     """Load the seeds into the store, refusing exactly what `kb check` refuses.
 
-    The per-item and cross-file checks run inside `Knowledge.build`; the render check (every
-    answer fits Discord's limits) lives in bot/ and runs here first, so an over-long answer
-    cannot reach the store through `kb build` either.
+    The render check (every answer fits Discord's limits) lives in bot/, so it cannot run
+    inside `Knowledge.build`; `content_problems` runs it here with the other checks first.
     """
     settings = _settings(args)
-    rendered: list[object] = list(
-        check_seeds(settings.seeds, None if args.no_coverage else SHIPPED_POLICY)
-    )
-    if not rendered:
-        try:
-            rendered.extend(asyncio.run(render_problems(settings.seeds)))
-        except ContentError as exc:
-            rendered.extend(exc.problems)
-    if rendered:
-        _print_problems(rendered)
+    problems = content_problems(args, settings)
+    if problems:
+        _print_problems(problems)
         print("Fix the content, then run `crampbot kb build` again.", file=sys.stderr)
         return EXIT_FAILED
 
