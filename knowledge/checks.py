@@ -137,8 +137,8 @@ def check_red_flag_examples(content: Content) -> Iterable[Problem]:
         triage = Triage(usable, content.triage_terms)
     except (WordingError, ValueError):
         return  # the term problems are reported where they are
-    file = content.locations.get(("red flag", usable[0].id), ("seeds", None))[0] if usable else ""
     for rule in usable:
+        file, _ = _where(content, "red flag", rule.id)
         for index, example in enumerate(rule.examples):
             if rule.id not in {flag.id for flag in triage.check(example)}:
                 line = content.line_of("red flag", rule.id, "examples", index)
