@@ -34,6 +34,7 @@ WORD_IN_TITLE_SCORE = 5.0  # the body word the question used is in the stretch's
 class _Entry:
     stretch: Stretch
     names: tuple[str, ...]  # normalised title and aliases, padded with spaces
+    title_stems: frozenset[str]  # every word of the title, for the word-in-title score
     name_stems: frozenset[str]
     text_stems: frozenset[str]
 
@@ -52,6 +53,7 @@ class StretchFinder:
             _Entry(
                 stretch,
                 tuple(f" {phrase_key(n)} " for n in [stretch.title, *stretch.aliases] if n),
+                frozenset(light_stem(w) for w in query_words(stretch.title)),
                 frozenset(_stems(" ".join([stretch.title, *stretch.aliases]))),
                 frozenset(
                     _stems(" ".join([*stretch.target_muscles, *stretch.steps, *stretch.cautions]))
@@ -90,7 +92,7 @@ class StretchFinder:
         A stretch named outright always counts. Otherwise the text must name a body region and,
         with `need_intent`, ask for a stretch ("stretch", "loosen"...).
         """
-        stems = _stems(text) | {light_stem(w) for w in query_words(text)}
+        stems = {light_stem(w) for w in query_words(text)}
         padded = f" {phrase_key(text)} "
         region_words = self._region_words(text)
         regions = list(dict.fromkeys(region for _, region in region_words))
@@ -107,9 +109,8 @@ class StretchFinder:
             if wants and entry.stretch.region in regions:
                 score += REGION_SCORE * (len(regions) - regions.index(entry.stretch.region))
                 score += 2.0 * len(stems & entry.name_stems) + len(stems & entry.text_stems)
-                title = {light_stem(w) for w in query_words(entry.stretch.title)}
-                score += WORD_IN_TITLE_SCORE * len(said & title)
-                score += 1.0 * len((named_region - said) & title)
+                score += WORD_IN_TITLE_SCORE * len(said & entry.title_stems)
+                score += 1.0 * len((named_region - said) & entry.title_stems)
             if score:
                 scored.append((entry.stretch, score - order * 1e-6))
         return sorted(scored, key=lambda item: -item[1])
