@@ -494,7 +494,8 @@ def parse_terms(data: Any) -> tuple[dict[str, list[str]], list[tuple[tuple[str |
     """
     errors: list[tuple[tuple[str | int, ...], str]] = []
     terms: dict[str, list[str]] = {}
-    refs: list[tuple[str, int, set[str]]] = []
+    # (term, index in the file, position among the kept wordings, terms it refers to)
+    refs: list[tuple[str, int, int, set[str]]] = []
     groups: dict[str, tuple[tuple[Piece, ...], ...]]
     if data is None:
         return terms, errors
@@ -516,16 +517,18 @@ def parse_terms(data: Any) -> tuple[dict[str, list[str]], list[tuple[tuple[str |
             except WordingError as exc:
                 errors.append(((key, index), str(exc)))
                 continue
+            refs.append((key, index, len(kept), _references(pieces, groups)))
             kept.append(str(wording))
-            refs.append((key, index, _references(pieces, groups)))
         terms[key] = kept
-    for name, index, names in refs:
+    dangling: set[tuple[str, int]] = set()
+    for name, index, position, names in refs:
         for ref in sorted(r for r in names if r not in terms):
             errors.append(((name, index), f"no term @{ref}{closest(ref, terms)}"))
-    known = dict(terms)
+            dangling.add((name, position))
     try:
+        # Only to find circles: wordings naming a missing term are reported above already.
         Lexicon.build(
-            {n: [w for w in ws if not _refers_to_unknown(w, known)] for n, ws in known.items()}
+            {n: [w for i, w in enumerate(ws) if (n, i) not in dangling] for n, ws in terms.items()}
         )
     except WordingError as exc:
         errors.append(((), str(exc)))
@@ -538,11 +541,6 @@ def _references(pieces: tuple[Piece, ...], groups: Mapping[str, Any]) -> set[str
     for alternatives in groups.values():
         found |= {ref for ps in alternatives for piece in ps for ref in piece.terms}
     return {ref for ref in found if not ref.startswith("(")}
-
-
-def _refers_to_unknown(wording: str, terms: Mapping[str, Any]) -> bool:
-    groups: dict[str, tuple[tuple[Piece, ...], ...]] = {}
-    return bool(_references(compile_wording(wording, groups), groups) - set(terms))
 
 
 def closest(name: str, known: Iterable[str]) -> str:
