@@ -67,12 +67,12 @@ def machine_paths(text: str) -> set[str]:
 
 def test_the_pattern_finds_machine_paths_and_spares_urls() -> None:
     text = (
-        "read /work/shared/reference/x.json and /home/ana/notes, C:\\Users\\ana\\bot; "
+        "read /Users/ana/reference/x.json and /mnt/c/dev/notes, C:\\Users\\ana\\bot; "
         "see https://example.org/home/page and ./data/crampbot.db"
     )
     assert machine_paths(text) == {
-        "/work/shared/reference/x.json",
-        "/home/ana/notes",
+        "/Users/ana/reference/x.json",
+        "/mnt/c/dev/notes",
         "C:\\Users\\ana\\bot;",
     }
 
@@ -101,5 +101,5 @@ def test_no_tracked_file_names_a_path_of_a_machine() -> None:
 def test_deliberate_paths_are_narrow() -> None:
     """The list excuses named deployment paths, never a whole machine root."""
     assert deliberate("/opt/crampbot/data") and deliberate("/app")
-    for path in ("/work/main/seeds", "/home/ana/x", "/root/.cache/x", "/opt/other", "/tmp/x"):
+    for path in ("/Users/ana/seeds", "/mnt/c/dev/x", "/srv/cache/x", "/opt/other", "/var/tmp/x"):
         assert not deliberate(path), path
