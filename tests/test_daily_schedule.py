@@ -23,18 +23,21 @@ from knowledge.daily.schedule import (
     canonical_timezone,
     catch_up_deadline,
     catch_up_decision,
+    first_post_time,
     local_date_of,
     match_timezones,
     next_post_time,
     parse_local_time,
     resolve_local,
     retry_delay,
+    slot_date,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
 HOURS_3 = timedelta(hours=3)
+NINE = "09:00"
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
@@ -126,6 +129,27 @@ def test_a_skipped_calendar_day_gets_no_post_and_the_next_day_only_one() -> None
     assert all(p.time() == time(9) for p in local)
 
 
+def test_a_gap_that_runs_to_midnight_moves_the_post_to_midnight_as_that_days_post() -> None:
+    # Issue 13: Nuuk jumped from 23:00 (-02) to 00:00 (-01) on 2024-03-30; 23:30 got no post.
+    nuuk = ZoneInfo("America/Nuuk")
+    local = posts("23:30", nuuk, utc(2024, 3, 29, 12), 3)
+    assert [(p.date(), p.time()) for p in local] == [
+        (date(2024, 3, 29), time(23, 30)),
+        (date(2024, 3, 31), time(0, 0)),  # the 30th's post, at the first minute after the gap
+        (date(2024, 3, 31), time(23, 30)),  # the 31st's own post
+    ]
+    owed = [slot_date(p.astimezone(UTC), "23:30", nuuk) for p in local]
+    assert owed == [date(2024, 3, 29), date(2024, 3, 30), date(2024, 3, 31)]
+    # Asking from inside the 30th (before the gap) finds the midnight post.
+    assert next_post_time("23:30", nuuk, utc(2024, 3, 30, 23)) == local[1].astimezone(UTC)
+
+
+def test_slot_date_is_the_local_date_for_ordinary_posts() -> None:
+    due = utc(2024, 1, 11, 3)  # 22:00 on the 10th in New York
+    assert slot_date(due, "22:00", NEW_YORK) == date(2024, 1, 10)
+    assert slot_date(utc(2011, 12, 30, 20), "09:00", "Pacific/Apia") == date(2011, 12, 31)
+
+
 # ---- the fall-back fold --------------------------------------------------------------------
 
 
@@ -156,6 +180,22 @@ def test_a_time_in_the_fold_posts_once_at_its_first_occurrence(
     assert local_date_of(next_day_utc, tz) == day + timedelta(days=1)
 
 
+def test_subscribing_inside_the_fold_takes_the_second_occurrence_that_day() -> None:
+    # Issue 13: at 02:10 CET (the second 02:10) on Berlin's fall-back day, 02:40 was skipped.
+    inside_second = utc(2024, 10, 27, 1, 10)  # 02:10 CET, the repeated hour
+    due = first_post_time("02:40", BERLIN, inside_second)
+    assert due == utc(2024, 10, 27, 1, 40)  # 02:40 CET, the same day
+    assert due.astimezone(BERLIN).fold == 1
+    # Moving on from it goes to the next day, never a third occurrence.
+    assert next_post_time("02:40", BERLIN, due) == utc(2024, 10, 28, 1, 40)
+    # Before the first occurrence, the first one is taken as usual.
+    assert first_post_time("02:40", BERLIN, utc(2024, 10, 27, 0, 10)) == utc(2024, 10, 27, 0, 40)
+    # After both, the next day.
+    assert first_post_time("02:40", BERLIN, utc(2024, 10, 27, 2)) == utc(2024, 10, 28, 1, 40)
+    # Outside any fold it is next_post_time.
+    assert first_post_time(NINE, BERLIN, utc(2024, 1, 10, 7)) == utc(2024, 1, 10, 8)
+
+
 def test_after_is_strict_and_must_be_aware() -> None:
     due = utc(2024, 1, 10, 8)  # 09:00 in Berlin
     assert next_post_time("09:00", BERLIN, due - timedelta(seconds=1)) == due
@@ -176,28 +216,40 @@ def test_local_date_of_uses_the_zone_not_utc() -> None:
 def test_catch_up_window_edges() -> None:
     due = utc(2024, 1, 10, 8)  # 09:00 Berlin
     second = timedelta(seconds=1)
-    assert catch_up_decision(due, due, BERLIN, HOURS_3) is CatchUp.POST
-    assert catch_up_decision(due, due - second, BERLIN, HOURS_3) is CatchUp.POST  # clock skew
-    assert catch_up_decision(due, due + HOURS_3 - second, BERLIN, HOURS_3) is CatchUp.POST
-    assert catch_up_decision(due, due + HOURS_3, BERLIN, HOURS_3) is CatchUp.SKIP
-    assert catch_up_decision(due, due + timedelta(days=2), BERLIN, HOURS_3) is CatchUp.SKIP
-    assert catch_up_decision(due, due + timedelta(hours=5), BERLIN, timedelta(hours=6)) is (
+    assert catch_up_decision(due, due, NINE, BERLIN, HOURS_3) is CatchUp.POST
+    assert catch_up_decision(due, due - second, NINE, BERLIN, HOURS_3) is CatchUp.POST  # clock skew
+    assert catch_up_decision(due, due + HOURS_3 - second, NINE, BERLIN, HOURS_3) is CatchUp.POST
+    assert catch_up_decision(due, due + HOURS_3, NINE, BERLIN, HOURS_3) is CatchUp.SKIP
+    assert catch_up_decision(due, due + timedelta(days=2), NINE, BERLIN, HOURS_3) is CatchUp.SKIP
+    assert catch_up_decision(due, due + timedelta(hours=5), NINE, BERLIN, timedelta(hours=6)) is (
         CatchUp.POST
     )
-    assert catch_up_deadline(due, BERLIN, HOURS_3) == due + HOURS_3
+    assert catch_up_deadline(due, NINE, BERLIN, HOURS_3) == due + HOURS_3
 
 
-def test_catch_up_never_crosses_into_the_next_local_day() -> None:
-    due = utc(2024, 1, 10, 21, 30)  # 22:30 in Berlin; local midnight is 23:00 UTC
-    midnight = utc(2024, 1, 10, 23)
-    assert catch_up_deadline(due, BERLIN, HOURS_3) == midnight
-    assert catch_up_decision(due, midnight - timedelta(seconds=1), BERLIN) is CatchUp.POST
-    assert catch_up_decision(due, midnight, BERLIN) is CatchUp.SKIP
+def test_a_late_evening_post_keeps_its_whole_window_past_midnight() -> None:
+    # Issue 13: 23:55 used to get five minutes of catch-up, cut at local midnight.
+    due = utc(2024, 1, 10, 22, 55)  # 23:55 in Berlin; local midnight is 23:00 UTC
+    assert catch_up_deadline(due, "23:55", BERLIN, HOURS_3) == due + HOURS_3
+    after_midnight = utc(2024, 1, 11, 0, 30)  # 01:30 on the 11th in Berlin
+    assert catch_up_decision(due, after_midnight, "23:55", BERLIN, HOURS_3) is CatchUp.POST
+    assert catch_up_decision(due, due + HOURS_3, "23:55", BERLIN, HOURS_3) is CatchUp.SKIP
+
+
+def test_a_late_post_never_reaches_the_next_days_post() -> None:
+    due = utc(2024, 1, 10, 8)  # 09:00 Berlin
+    next_day = utc(2024, 1, 11, 8)
+    window = timedelta(hours=30)  # longer than the settings allow, to probe the cap
+    assert catch_up_deadline(due, NINE, BERLIN, window) == next_day
+    assert catch_up_decision(due, next_day - timedelta(seconds=1), NINE, BERLIN, window) is (
+        CatchUp.POST
+    )
+    assert catch_up_decision(due, next_day, NINE, BERLIN, window) is CatchUp.SKIP
 
 
 def test_catch_up_window_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
-        catch_up_decision(utc(2024, 1, 1), utc(2024, 1, 1), BERLIN, timedelta(0))
+        catch_up_decision(utc(2024, 1, 1), utc(2024, 1, 1), NINE, BERLIN, timedelta(0))
 
 
 # ---- retries -------------------------------------------------------------------------------
@@ -324,16 +376,16 @@ def test_next_post_time_properties(zone_name: str, wanted: time, after: datetime
     window_minutes=st.integers(1, 24 * 60),
     late_minutes=st.integers(0, 48 * 60),
 )
-def test_catch_up_posts_only_the_same_local_day_within_the_window(
+def test_catch_up_posts_within_the_window_and_before_the_next_post(
     zone_name: str, wanted: time, start: datetime, window_minutes: int, late_minutes: int
 ) -> None:
     tz = ZoneInfo(zone_name)
     due = next_post_time(wanted, tz, start)
     window = timedelta(minutes=window_minutes)
     now = due + timedelta(minutes=late_minutes)
-    decision = catch_up_decision(due, now, tz, window)
-    same_day = local_date_of(now, tz) == local_date_of(due, tz)
-    assert (decision is CatchUp.POST) == (same_day and now - due < window)
+    decision = catch_up_decision(due, now, wanted, tz, window)
+    before_next = now < next_post_time(wanted, tz, due)
+    assert (decision is CatchUp.POST) == (before_next and now - due < window)
 
 
 @settings(max_examples=200, deadline=None)

@@ -462,6 +462,49 @@ async def test_back_after_a_longer_outage_still_posts_today_late_once(daily: Dai
     assert current is not None and current.next_due_utc == NINE_BERLIN + timedelta(days=2)
 
 
+async def test_a_gap_to_midnight_posts_that_days_tip_at_midnight_and_the_next_day_too(
+    daily: DailyStore,
+) -> None:
+    """Nuuk skipped 23:00-23:59 on 2024-03-30: 23:30 posts at 00:00 as the 30th's post."""
+    sub, _ = await daily.subscribe(
+        request(1001, at="23:30", tz="America/Nuuk"), now=datetime(2024, 3, 30, 12, tzinfo=UTC)
+    )
+    midnight = datetime(2024, 3, 31, 0, tzinfo=UTC)  # 00:00 -01:00 on the 31st
+    assert sub.next_due_utc == midnight + timedelta(hours=1)
+    first = await post_on_time(daily, sub.id)
+    assert first.local_date == date(2024, 3, 30)
+    current = await daily.get(sub.id)
+    assert current is not None
+    assert current.next_due_utc == datetime(2024, 4, 1, 0, 30, tzinfo=UTC)  # 23:30 on the 31st
+    second = await post_on_time(daily, sub.id, message_id=2)
+    assert second.local_date == date(2024, 3, 31)
+
+
+async def test_subscribing_in_the_repeated_hour_posts_later_that_hour(daily: DailyStore) -> None:
+    """Berlin's fall-back day: set at 02:10 CET (the second 02:10) for 02:40, posts that day."""
+    inside = datetime(2024, 10, 27, 1, 10, tzinfo=UTC)  # 02:10 CET
+    sub, _ = await daily.subscribe(request(1001, at="02:40"), now=inside)
+    assert sub.next_due_utc == datetime(2024, 10, 27, 1, 40, tzinfo=UTC)  # 02:40 CET
+    delivery = await post_on_time(daily, sub.id)
+    assert delivery.local_date == date(2024, 10, 27)
+    current = await daily.get(sub.id)
+    assert current is not None
+    assert current.next_due_utc == datetime(2024, 10, 28, 1, 40, tzinfo=UTC)
+
+
+async def test_a_late_evening_post_is_still_owed_after_midnight(daily: DailyStore) -> None:
+    """23:55 in Berlin, back at 01:00: inside the 3-hour window, so it posts once, late."""
+    sub = await subscribe(daily, at="23:55")
+    back = datetime(2024, 3, 4, 0, 0, tzinfo=UTC)  # 01:00 on Monday in Berlin
+    claimed = await daily.claim(sub.id, now=back)
+    assert claimed.outcome is ClaimOutcome.CLAIMED and claimed.delivery is not None
+    assert claimed.delivery.local_date == date(2024, 3, 3)
+    assert await daily.due(back) == []
+    current = await daily.get(sub.id)
+    assert current is not None
+    assert current.next_due_utc == datetime(2024, 3, 4, 22, 55, tzinfo=UTC)  # Monday 23:55
+
+
 async def test_off_then_set_in_the_same_channel_never_posts_twice_that_day(
     daily: DailyStore,
 ) -> None:

@@ -23,11 +23,13 @@ from knowledge.daily.schedule import (
     canonical_timezone,
     catch_up_deadline,
     catch_up_decision,
+    first_post_time,
     local_date_of,
     match_timezones,
     next_post_time,
     parse_local_time,
     retry_delay,
+    slot_date,
 )
 from knowledge.daily.store import (
     DEFAULT_LEASE,
@@ -59,6 +61,7 @@ __all__ = [
     "catch_up_deadline",
     "catch_up_decision",
     "choose_tip",
+    "first_post_time",
     "local_date_of",
     "match_timezones",
     "next_post_time",
@@ -66,5 +69,6 @@ __all__ = [
     "plan_tips",
     "retry_delay",
     "shard_of",
+    "slot_date",
     "tip_kinds_for_day",
 ]

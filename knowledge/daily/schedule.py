@@ -8,7 +8,13 @@ it and every daylight-saving case is reproducible. The rules:
 - A wall time that does not exist that day (the spring-forward gap) posts at the first valid
   minute after it (02:30 -> 03:00 in Berlin), rather than being dropped.
 - A wall time that happens twice (the fall-back fold) posts once, at the first occurrence
-  (fold=0), and the next post is the next local day, never the second occurrence.
+  (fold=0), and the next post is the next local day, never the second occurrence; a
+  subscription made inside the fold, after the first occurrence, takes the second one that day.
+- Each post belongs to the local day it was scheduled for (`slot_date`): a gap that runs to
+  midnight (America/Nuuk, 2024-03-30, 23:00 to 24:00) moves that day's post to 00:00, still as
+  that day's post; a day that does not exist at all (Pacific/Apia, 2011-12-30) has none.
+- A missed post may go out late within the catch-up window, across midnight if need be, but
+  never at or after the next day's post (`catch_up_deadline`).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 DEFAULT_CATCH_UP_WINDOW = timedelta(hours=3)
-"""How late a missed post may still go out (and only on the same local day)."""
+"""How late a missed post may still go out (never at or after the next day's post)."""
 
 RETRY_BASE_SECONDS = 1.0
 RETRY_CAP_SECONDS = 60.0
@@ -221,54 +227,111 @@ def resolve_local(day: date, local_time: time, tz: ZoneInfo | str) -> datetime:
     return instant
 
 
+def _day_exists(day: date, tz: ZoneInfo) -> bool:
+    """False only for a calendar day a zone skipped entirely (Pacific/Apia, 2011-12-30)."""
+    return _wall(resolve_local(day, time(0, 0), tz), tz).date() == day
+
+
+def _slot_of(day: date, wanted: time, tz: ZoneInfo) -> datetime | None:
+    """The post instant owed to local `day`, or None when that day has none.
+
+    Normally the wall time on that day; in a gap, the first minute after it, even when that is
+    00:00 the next day (a gap running to midnight); None for a day the zone skipped entirely.
+    """
+    candidate = resolve_local(day, wanted, tz)
+    landed = _wall(candidate, tz).date()
+    if landed == day or (landed == day + timedelta(days=1) and _day_exists(day, tz)):
+        return candidate
+    return None
+
+
 def next_post_time(local_time: time | str, tz: ZoneInfo | str, after_utc: datetime) -> datetime:
     """The first post instant strictly after `after_utc` (UTC, aware).
 
     At most one instant per local day is ever a candidate (the fold=0 reading), so calling this
     again with the returned instant moves to the next local day, never to the second occurrence
-    of an ambiguous time. A day's candidate only counts if it falls on that same local day: when a
-    gap would push it past midnight (or the whole day does not exist, as Pacific/Apia skipped
-    2011-12-30) the day gets no post rather than the next day getting two.
+    of an ambiguous time. A gap that runs to midnight moves that day's post to the first minute
+    of the next day (still that day's post, see `slot_date`); a day the zone skipped entirely
+    (Pacific/Apia skipped 2011-12-30) gets no post rather than the next day getting two.
     """
     tz = zone(tz)
     wanted = parse_local_time(local_time)
     after = _require_utc(after_utc, "after_utc")
-    today = after.astimezone(tz).date()
-    for offset in range(4):
-        day = today + timedelta(days=offset)
-        candidate = resolve_local(day, wanted, tz)
-        if candidate > after and candidate.astimezone(tz).date() == day:
+    # Start a day early: yesterday's post may land today, after a gap that ran to midnight.
+    yesterday = after.astimezone(tz).date() - timedelta(days=1)
+    for offset in range(5):
+        candidate = _slot_of(yesterday + timedelta(days=offset), wanted, tz)
+        if candidate is not None and candidate > after:
             return candidate
     raise ValueError(f"no {wanted} in {tz.key} within 4 days after {after.isoformat()}")
 
 
+def first_post_time(local_time: time | str, tz: ZoneInfo | str, now_utc: datetime) -> datetime:
+    """The first post of a subscription made (or resumed, or moved) at `now_utc`.
+
+    As `next_post_time`, with one difference: made inside the fall-back fold after the first
+    occurrence of its wall time, it takes the second occurrence that day rather than waiting a
+    day (subscribing at 02:10 CET for 02:40 on Berlin's fall-back day posts at 02:40 CET). That
+    day has had no post from this subscription, so it is still owed one; the caller skips days
+    that already have a delivery.
+    """
+    tz = zone(tz)
+    wanted = parse_local_time(local_time)
+    now = _require_utc(now_utc, "now_utc")
+    regular = next_post_time(wanted, tz, now)
+    today = now.astimezone(tz).date()
+    naive = datetime.combine(today, wanted)
+    second = naive.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    first = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    if first < now < second and _wall(second, tz) == naive and regular > second:
+        return second
+    return regular
+
+
+def slot_date(due_utc: datetime, local_time: time | str, tz: ZoneInfo | str) -> date:
+    """The local day a post instant is owed to: the key of 'one post per local day'.
+
+    That is the instant's own local date, except for a post moved past midnight by a gap that
+    ran to midnight: 00:00 on the 31st in Nuuk is the 30th's post.
+    """
+    tz = zone(tz)
+    due = _require_utc(due_utc, "due_utc")
+    own = due.astimezone(tz).date()
+    day_before = own - timedelta(days=1)
+    if _slot_of(own, parse_local_time(local_time), tz) != due and (
+        _slot_of(day_before, parse_local_time(local_time), tz) == due
+    ):
+        return day_before
+    return own
+
+
 def local_date_of(due_utc: datetime, tz: ZoneInfo | str) -> date:
-    """The local calendar day a post belongs to: the key of 'one post per local day'."""
+    """The local calendar day an instant falls on in `tz`."""
     return _require_utc(due_utc, "due_utc").astimezone(zone(tz)).date()
 
 
-def local_day_end(day: date, tz: ZoneInfo | str) -> datetime:
-    """The UTC instant the local day after `day` begins (its midnight, or the end of a gap)."""
-    return resolve_local(day + timedelta(days=1), time(0, 0), tz)
-
-
 def catch_up_deadline(
-    due_utc: datetime, tz: ZoneInfo | str, window: timedelta = DEFAULT_CATCH_UP_WINDOW
+    due_utc: datetime,
+    local_time: time | str,
+    tz: ZoneInfo | str,
+    window: timedelta = DEFAULT_CATCH_UP_WINDOW,
 ) -> datetime:
     """The last moment (exclusive) a post due at `due_utc` may still go out.
 
-    The earlier of `due + window` and the end of that local day: a post for Monday never lands on
-    Tuesday, whatever the window.
+    The earlier of `due + window` and the next day's post: a 23:55 post keeps its whole window
+    past midnight, but a late post never overlaps the one after it, whatever the window and
+    however daylight saving shortens a day.
     """
     if window <= timedelta(0):
         raise ValueError("the catch-up window must be positive (use a minute for 'never late')")
     due = _require_utc(due_utc, "due_utc")
-    return min(due + window, local_day_end(local_date_of(due, tz), tz))
+    return min(due + window, next_post_time(local_time, tz, due))
 
 
 def catch_up_decision(
     due_utc: datetime,
     now_utc: datetime,
+    local_time: time | str,
     tz: ZoneInfo | str,
     window: timedelta = DEFAULT_CATCH_UP_WINDOW,
 ) -> CatchUp:
@@ -279,7 +342,9 @@ def catch_up_decision(
     was down for a week does not burst seven stale posts.
     """
     now = _require_utc(now_utc, "now_utc")
-    return CatchUp.POST if now < catch_up_deadline(due_utc, tz, window) else CatchUp.SKIP
+    return (
+        CatchUp.POST if now < catch_up_deadline(due_utc, local_time, tz, window) else CatchUp.SKIP
+    )
 
 
 # ---- retries ----------------------------------------------------------------------------------

@@ -231,7 +231,9 @@ class DailyStore:
                 (request.channel_id,),
             )
             sub_id = int(existing["id"]) if existing else None
-            next_due = await self._next_due(conn, sub_id, request.local_time, request.timezone, at)
+            next_due = await self._next_due(
+                conn, sub_id, request.local_time, request.timezone, at, joining=True
+            )
             if sub_id is None:
                 cursor = await conn.execute(
                     "INSERT INTO daily_subscriptions (guild_id, channel_id, created_by, "
@@ -290,7 +292,7 @@ class DailyStore:
                 schedule.format_local_time(r.local_time),
                 r.timezone,
                 r.kind.value,
-                _unix(schedule.next_post_time(r.local_time, r.timezone, at)),
+                _unix(schedule.first_post_time(r.local_time, r.timezone, at)),
                 stamp,
                 stamp,
             )
@@ -389,7 +391,7 @@ class DailyStore:
             if row is None:
                 return None
             next_due = await self._next_due(
-                conn, subscription_id, row["local_time"], row["timezone"], at
+                conn, subscription_id, row["local_time"], row["timezone"], at, joining=True
             )
             await conn.execute(
                 "UPDATE daily_subscriptions SET paused = 0, pause_reason = NULL, paused_at = NULL,"
@@ -530,13 +532,21 @@ class DailyStore:
         local_time: time | str,
         timezone: str,
         after: datetime,
+        *,
+        joining: bool = False,
     ) -> datetime:
-        """The next post instant after `after` whose local day has no delivery record yet."""
-        candidate = schedule.next_post_time(local_time, timezone, after)
+        """The next post instant after `after` whose local day has no delivery record yet.
+
+        `joining` is for a subscription made, moved or resumed at `after` rather than one
+        moving on from its last slot: inside the fall-back fold it may take the second
+        occurrence of its time that day (`schedule.first_post_time`).
+        """
+        first = schedule.first_post_time if joining else schedule.next_post_time
+        candidate = first(local_time, timezone, after)
         if subscription_id is None:
             return candidate
         for _ in range(3):
-            day = schedule.local_date_of(candidate, timezone).isoformat()
+            day = schedule.slot_date(candidate, local_time, timezone).isoformat()
             taken = await _one(
                 conn,
                 "SELECT 1 FROM daily_deliveries WHERE subscription_id = ? AND local_date = ?",
@@ -567,7 +577,9 @@ class DailyStore:
         candidate = await self._next_due(
             conn, subscription_id, local_time, timezone, max(due, at - timedelta(days=1))
         )
-        while schedule.catch_up_deadline(candidate, timezone, self.catch_up_window) <= at:
+        while (
+            schedule.catch_up_deadline(candidate, local_time, timezone, self.catch_up_window) <= at
+        ):
             candidate = await self._next_due(conn, subscription_id, local_time, timezone, candidate)
         return candidate
 
@@ -626,7 +638,7 @@ class DailyStore:
                 return ClaimResult(subscription_id=subscription_id, outcome=ClaimOutcome.NOT_DUE)
             local_time, tz = sub["local_time"], sub["timezone"]
             due = _dt(sub["next_due_utc"])
-            day = schedule.local_date_of(due, tz)
+            day = schedule.slot_date(due, local_time, tz)
             next_due = await self._next_open_slot(
                 conn, subscription_id, local_time, tz, due=due, at=at
             )
@@ -646,8 +658,8 @@ class DailyStore:
                     outcome=ClaimOutcome.ALREADY_DONE,
                     delivery=_delivery(existing),
                 )
-            deadline = schedule.catch_up_deadline(due, tz, self.catch_up_window)
-            decision = schedule.catch_up_decision(due, at, tz, self.catch_up_window)
+            deadline = schedule.catch_up_deadline(due, local_time, tz, self.catch_up_window)
+            decision = schedule.catch_up_decision(due, at, local_time, tz, self.catch_up_window)
             choices: list[rotation.TipChoice] = []
             note: str | None = None
             earlier = await _one(
@@ -936,7 +948,7 @@ class DailyStore:
         sub = await self.get(subscription_id)
         if sub is None:
             return None
-        day = schedule.local_date_of(sub.next_due_utc, sub.timezone)
+        day = schedule.slot_date(sub.next_due_utc, sub.local_time, sub.timezone)
         choices = await self._plan(
             self.db.reader, subscription_id, sub.kind, day, await self._tip_ids()
         )
