@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.answers import AnswerCache
 from bot.components import DYNAMIC_ITEMS
 from bot.errors import report_error
+from bot.ratelimit import RateLimiter, budget_trace
 from bot.settings import BotSettings
 from knowledge.metrics import Metrics, ShardState
 from knowledge.runtime import Knowledge
@@ -40,13 +41,15 @@ def _latency(value: float) -> float | None:
     return None if math.isinf(value) or math.isnan(value) else value
 
 
-def _client_options(options: dict[str, Any]) -> dict[str, Any]:
-    """What both clients hand discord.py: slash commands only, and no message ever pings."""
+def _client_options(options: dict[str, Any], budget: RateLimiter) -> dict[str, Any]:
+    """What both clients hand discord.py: slash commands only, no message ever pings, and
+    every REST request but interaction replies paced by the process's request budget."""
     return {
         "command_prefix": commands.when_mentioned,
         "intents": bot_intents(),
         "allowed_mentions": discord.AllowedMentions.none(),
         "help_command": None,
+        "http_trace": budget_trace(budget),
         **options,
     }
 
@@ -58,6 +61,8 @@ class _CrampBotMixin:
     settings: BotSettings
     answers: AnswerCache
     metrics: Metrics
+    # The one request budget of this process (see bot.ratelimit): daily posts, DMs, retries.
+    request_budget: RateLimiter
 
     def _setup(self, knowledge: Knowledge, settings: BotSettings, metrics: Metrics | None) -> None:
         self.knowledge = knowledge
@@ -110,7 +115,8 @@ class CrampBot(_CrampBotMixin, commands.Bot):
         if shards is not None:
             options.setdefault("shard_id", shards[0])
             options.setdefault("shard_count", settings.shard_count)
-        super().__init__(**_client_options(options))
+        self.request_budget = RateLimiter(settings.request_rate_per_second)
+        super().__init__(**_client_options(options, self.request_budget))
         self._setup(knowledge, settings, metrics)
 
     def shard_states(self) -> list[ShardState]:
@@ -130,7 +136,8 @@ class ShardedCrampBot(_CrampBotMixin, commands.AutoShardedBot):
     ) -> None:
         options.setdefault("shard_ids", settings.shards() or [0])
         options.setdefault("shard_count", settings.shard_count)
-        super().__init__(**_client_options(options))
+        self.request_budget = RateLimiter(settings.request_rate_per_second)
+        super().__init__(**_client_options(options, self.request_budget))
         self._setup(knowledge, settings, metrics)
 
     def shard_states(self) -> list[ShardState]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr
 
+from bot.ratelimit import DEFAULT_BURST, DEFAULT_RATE, DISCORD_GLOBAL_LIMIT
 from knowledge.settings import KnowledgeSettings
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
@@ -26,8 +27,15 @@ class BotSettings(KnowledgeSettings):
         default=3.0, gt=0, le=23, alias="CRAMPBOT_DAILY_CATCH_UP_HOURS"
     )
     daily_concurrency: int = Field(default=16, ge=1, le=256, alias="CRAMPBOT_DAILY_CONCURRENCY")
-    # Discord allows 50 requests per second per bot in all; the rest is left for everything else.
-    daily_rate_per_second: float = Field(default=47.0, gt=0, le=50, alias="CRAMPBOT_DAILY_RATE")
+    # The process's request budget: every REST request but interaction replies (daily posts,
+    # DMs, history reads, retries) takes a token. Discord allows a bot 50 per second in all;
+    # the cap keeps the rate plus its burst of 2 below that. CRAMPBOT_DAILY_RATE is the old name.
+    request_rate_per_second: float = Field(
+        default=DEFAULT_RATE,
+        gt=0,
+        le=DISCORD_GLOBAL_LIMIT - DEFAULT_BURST - 3,
+        validation_alias=AliasChoices("CRAMPBOT_REQUEST_RATE", "CRAMPBOT_DAILY_RATE"),
+    )
     # How long a claimed post stays with the process that claimed it before another may resume
     # it (after a crash). Short enough to recover quickly, long enough to cover a slow send.
     daily_lease_seconds: float = Field(

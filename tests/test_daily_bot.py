@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from bot.client import CrampBot
+from bot.exts.daily._poster import Poster
 from knowledge.daily import DailyKind, DailyStore, SubscriptionRequest
+from knowledge.metrics import Metrics
 from knowledge.runtime import Knowledge
 from tests.botharness import crampbot
 from tests.fakediscord import FakeDiscord
@@ -280,6 +284,65 @@ async def test_server_errors_and_rate_limits_are_retried(
     assert len(fake_discord.requests_to("POST", path=path)) >= 3
 
 
+async def test_a_dm_that_fails_for_now_is_retried_never_posted_in_public(
+    fake_discord: FakeDiscord, knowledge: Knowledge
+) -> None:
+    """Issue 13: a 429 on the admin's DM sent the pause notice to the public system channel."""
+    system = fake_discord.add_text_channel(fake_discord.guild, "system", system=True)
+    bad = fake_discord.add_text_channel(fake_discord.guild, "no-access")
+    await subscribe(knowledge, fake_discord, bad, DailyKind.STRETCHING)
+    await make_due(knowledge, bad, ago=timedelta(minutes=1))
+    fake_discord.fail_channel(bad, 403)
+    fake_discord.server_error("POST", "/users/@me/channels", 503, times=6)
+    async with crampbot(fake_discord, knowledge) as client:
+        dm = int(fake_discord.dm_channel(admin(fake_discord))["id"])
+        async with asyncio.timeout(40):
+            while not fake_discord.channel_messages(dm):
+                client.get_cog("DailyCog").poke()  # type: ignore[union-attr]
+                await asyncio.sleep(0.2)
+    assert "I paused the daily tips" in fake_discord.channel_messages(dm)[0]["content"]
+    assert fake_discord.channel_messages(system) == []
+    assert len(fake_discord.channel_messages(dm)) == 1
+
+
+async def test_a_fan_out_with_faults_never_meets_the_global_limit(
+    fake_discord: FakeDiscord, knowledge: Knowledge
+) -> None:
+    """Issue 13: posts, discord.py's own 5xx retries and the DMs about paused channels all
+    share one budget with headroom, so Discord's 50 per second is never reached."""
+    fake_discord.global_rate_limit = 50
+    channels = [fake_discord.add_text_channel(fake_discord.guild, f"tips-{i}") for i in range(160)]
+    broken = channels[::16]  # ten channels the bot may not post in: ten pauses, ten DMs
+    flaky = [c for c in channels[1::3] if c not in broken]  # 500 twice, then fine
+    for channel in channels:
+        await subscribe(knowledge, fake_discord, channel, DailyKind.STRETCHING)
+        await make_due(knowledge, channel, ago=timedelta(minutes=1))
+    for channel in broken:
+        fake_discord.fail_channel(channel, 403)
+    for channel in flaky:
+        fake_discord.server_error("POST", f"/channels/{channel}/messages", 500, times=2)
+    healthy = [c for c in channels if c not in broken]
+    async with crampbot(fake_discord, knowledge):
+        async with asyncio.timeout(60):
+            while (
+                sum(len(fake_discord.channel_messages(c)) > 0 for c in healthy) < len(healthy)
+                or len(fake_discord.requests_to("POST", path="/users/@me/channels")) < 10
+            ):
+                await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
+    assert [len(fake_discord.channel_messages(c)) for c in healthy] == [1] * len(healthy)
+    assert fake_discord.global_rate_limited_count == 0
+    counted = sorted(
+        r.received_at
+        for r in fake_discord.requests
+        if "/interactions/" not in r.path and not r.path.startswith("/webhooks/")
+    )
+    peak = max(bisect.bisect_left(counted, t + 1.0) - i for i, t in enumerate(counted))
+    assert peak <= 47  # the budget's 44 per second plus its burst of 2, and a little slack
+    retried = [r for r in fake_discord.requests if r.injected and r.status == 500]
+    assert len(retried) == 2 * len(flaky)  # the faults were exercised
+
+
 async def test_preview_is_private_and_test_posts_now(
     fake_discord: FakeDiscord, knowledge: Knowledge
 ) -> None:
@@ -357,6 +420,32 @@ async def test_a_crashed_post_is_not_resent_where_history_cannot_be_read(
                 if delivery.status.value != "sending":
                     break
                 await asyncio.sleep(0.05)
+        # The admin is told why, once, and the channel waits for them (issue 13, item 3).
+        dm = int(fake_discord.dm_channel(admin(fake_discord))["id"])
+        (notice,) = await wait_for_messages(fake_discord, dm, 1)
     assert delivery.status.value == "failed"
     assert delivery.note is not None and "Read Message History" in delivery.note
     assert fake_discord.channel_messages(blind) == []
+    assert "Read Message History" in notice["content"]
+    assert f"<#{blind}>" in notice["content"]
+    after = await store.get(sub.id)
+    assert after is not None and after.paused and after.admin_notified
+
+
+async def test_a_delivery_whose_store_fails_cleans_up_without_raising(
+    knowledge: Knowledge, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 13: with the database gone (a full disk, a read-only file), the poster's
+    cleanup raised out of a task nobody awaits: "Task exception was never retrieved"."""
+    fake = SimpleNamespace(guild_id=1, moderator={"id": "2"})
+    await subscribe(knowledge, fake, 1001)  # type: ignore[arg-type]
+    await make_due(knowledge, 1001, ago=timedelta(minutes=1))
+    store = DailyStore(knowledge.db, knowledge.store)
+    (sub,) = await store.for_guild(1)
+    claimed = await store.claim(sub.id)
+    assert claimed.delivery is not None
+    await knowledge.db.close()  # every store call fails from here on
+    bot = SimpleNamespace(knowledge=knowledge, metrics=Metrics())
+    poster = Poster(bot, store, concurrency=1)  # type: ignore[arg-type]
+    await poster.deliver(claimed.delivery)  # returns; raising here is the bug
+    assert "could not release daily post" in caplog.text

@@ -1,13 +1,16 @@
-"""The client-side request budget used for daily posts."""
+"""The process's request budget: every REST request but interaction replies takes a token."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 
+import aiohttp
+import discord
 import pytest
+import yarl
 
-from bot.ratelimit import RateLimiter
+from bot.ratelimit import DISCORD_GLOBAL_LIMIT, RateLimiter, budget_trace, counts_against_budget
 
 
 async def test_bursts_then_paces_to_the_rate() -> None:
@@ -33,3 +36,39 @@ async def test_concurrent_callers_share_one_budget() -> None:
 def test_rejects_nonsense() -> None:
     with pytest.raises(ValueError, match="rate must be positive"):
         RateLimiter(rate=0)
+
+
+@pytest.mark.parametrize(
+    ("url", "counted"),
+    [
+        ("https://discord.com/api/v10/channels/1/messages", True),
+        ("https://discord.com/api/v10/users/@me/channels", True),
+        ("https://discord.com/api/v10/channels/1/messages?limit=25", True),
+        ("https://discord.com/api/v10/interactions/1/tok/callback", False),
+        ("https://discord.com/api/v10/webhooks/99/tok", False),
+        ("https://discord.com/api/v10/webhooks/99/tok/messages/@original", False),
+        ("wss://gateway.discord.gg/?v=10", False),
+        ("https://discord.com/api/v10x/channels/1", False),
+    ],
+)
+def test_only_rest_requests_outside_interaction_replies_count(url: str, counted: bool) -> None:
+    assert counts_against_budget(yarl.URL(url), "https://discord.com/api/v10") is counted
+
+
+async def test_the_trace_makes_every_counted_request_wait_for_a_token() -> None:
+    limiter = RateLimiter(rate=1000.0, burst=5)
+    trace = budget_trace(limiter)
+    (hook,) = trace.on_request_start
+    base = discord.http.Route.BASE
+    params = aiohttp.TraceRequestStartParams("POST", yarl.URL(base + "/channels/1/messages"), {})  # type: ignore[arg-type]
+    reply = aiohttp.TraceRequestStartParams(
+        "POST", yarl.URL(base + "/interactions/1/t/callback"), {}
+    )  # type: ignore[arg-type]
+    for _ in range(3):
+        await hook(None, None, params)  # type: ignore[arg-type]
+    await hook(None, None, reply)  # type: ignore[arg-type]
+    assert limiter.acquired == 3
+
+
+def test_the_default_budget_leaves_headroom_under_discords_limit() -> None:
+    assert RateLimiter().peak_per_second < DISCORD_GLOBAL_LIMIT - 2

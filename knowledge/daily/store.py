@@ -451,6 +451,16 @@ class DailyStore:
             )
             return cursor.rowcount == 1
 
+    async def return_admin_notice(self, subscription_id: int) -> None:
+        """Put a claimed notice back, to be tried again: the DM failed for a passing reason
+        (a rate limit, a server error), which is no reason to tell the admin in public."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE daily_subscriptions SET admin_notified = 0 "
+                "WHERE id = ? AND paused = 1 AND notify_admin = 1",
+                (subscription_id,),
+            )
+
     # ---- finding due work -------------------------------------------------------------------
 
     async def due(

@@ -15,7 +15,6 @@ from bot.embeds import EmbedSpec
 from bot.exts.daily._message import daily_message, send_kwargs
 from bot.exts.daily._poster import Poster
 from bot.exts.daily._scheduler import Scheduler
-from bot.ratelimit import RateLimiter
 from bot.respond import send_answer
 from knowledge.daily import (
     DailyKind,
@@ -80,12 +79,7 @@ class DailyCog(commands.Cog):
             catch_up_window=timedelta(hours=settings.daily_catch_up_hours),
             lease=timedelta(seconds=settings.daily_lease_seconds),
         )
-        self.poster = Poster(
-            bot,
-            self.store,
-            RateLimiter(settings.daily_rate_per_second),
-            settings.daily_concurrency,
-        )
+        self.poster = Poster(bot, self.store, settings.daily_concurrency)
         self.poster.on_paused = self.poke
         shards = settings.shards()
         self.schedulers = [

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.exts.daily._message import FOOTER_PREFIX, daily_message, send_kwargs
-from bot.ratelimit import RateLimiter
 from knowledge.daily import DailyStore, Delivery, retry_delay
 from knowledge.models import Tip
 
@@ -30,6 +29,10 @@ NO_MENTIONS = discord.AllowedMentions.none()
 CHANNEL_GONE = {10003, 10004}  # unknown channel, unknown guild
 NO_ACCESS = {50001, 50013}  # missing access, missing permissions
 RECENT_MESSAGES = 25
+NO_HISTORY = (
+    "I could not tell whether a post interrupted by a restart went out, because I lack Read "
+    "Message History there, so I skipped that day's post rather than risk posting it twice"
+)
 
 
 class DeliveryCounters:
@@ -47,12 +50,11 @@ def _utcnow() -> datetime:
 
 
 class Poster:
-    def __init__(
-        self, bot: CrampBot, store: DailyStore, limiter: RateLimiter, concurrency: int
-    ) -> None:
+    def __init__(self, bot: CrampBot, store: DailyStore, concurrency: int) -> None:
+        # No rate limiter here: every send, retry and history read already takes a token from
+        # the process's request budget at the HTTP layer (bot.ratelimit.budget_trace).
         self.bot = bot
         self.store = store
-        self.limiter = limiter
         self.slots = asyncio.Semaphore(concurrency)
         self.counters = DeliveryCounters()
         # Called after a subscription is paused, so the scheduler tells its admin promptly.
@@ -66,7 +68,13 @@ class Poster:
         return [tip for tip in found if tip is not None]
 
     async def deliver(self, delivery: Delivery) -> None:
-        """Send one claimed delivery, with retries inside its deadline; never raises."""
+        """Send one claimed delivery, with retries inside its deadline; never raises.
+
+        It runs as a task nobody awaits, so an exception escaping it would only surface as
+        "Task exception was never retrieved". When the store itself fails (a full disk, a
+        read-only file) even the release fails: that is logged, and the lease runs out so
+        that this or another process resumes the delivery later.
+        """
         async with self.slots:
             try:
                 await self._deliver(delivery)
@@ -76,7 +84,16 @@ class Poster:
                     delivery.subscription_id,
                     delivery.local_date,
                 )
-                await self.store.release(delivery)
+                try:
+                    await self.store.release(delivery)
+                except Exception as exc:  # the store is what failed
+                    log.error(
+                        "could not release daily post %s/%s (%s); it is resumed when its "
+                        "lease runs out",
+                        delivery.subscription_id,
+                        delivery.local_date,
+                        exc,
+                    )
 
     async def _deliver(self, delivery: Delivery) -> None:
         tips = await self.tips(delivery)
@@ -87,15 +104,23 @@ class Poster:
             # Resumed long after an attempt: Discord may have forgotten the nonce.
             if not self._can_read_history(delivery.channel_id):
                 # Without Read Message History the history reads as empty, so "not found"
-                # would mean nothing: a day skipped is better than a day posted twice.
+                # would mean nothing: a day skipped is better than a day posted twice. The
+                # permission is one the bot needs, so the channel pauses like any other lost
+                # permission and its admin is told, once.
                 await self.store.mark_failed(
                     delivery,
                     "not re-sent after a restart: without Read Message History I cannot check "
                     "whether the first attempt was posted",
                 )
+                await self.store.pause(delivery.subscription_id, NO_HISTORY, notify_admin=True)
                 self.counters.failed += 1
+                self.counters.paused += 1
+                self._count("failed")
+                self._count("paused")
+                self.on_paused()
                 log.warning(
-                    "daily tip for channel %s not re-sent: no Read Message History there",
+                    "daily tip for channel %s not re-sent and the channel paused: "
+                    "no Read Message History there",
                     delivery.channel_id,
                 )
                 return
@@ -110,7 +135,6 @@ class Poster:
             if current is None:
                 return  # taken over, finished, paused or past its deadline
             pending = current
-            await self.limiter.acquire()
             try:
                 message = await self._send(current, tips)
             except discord.HTTPException as exc:

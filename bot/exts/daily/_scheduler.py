@@ -150,10 +150,17 @@ class Scheduler:
             )
             log.info("told user %s that subscription %s was paused", sub.created_by, sub.id)
             return
-        except discord.HTTPException as exc:
+        except (discord.Forbidden, discord.NotFound) as exc:
+            # The admin closed their DMs or left: the system channel is the only way left.
             log.info(
                 "cannot DM user %s (%s); trying the server's system channel", sub.created_by, exc
             )
+        except discord.HTTPException as exc:
+            # A rate limit or a server error says nothing about the admin's DMs: try the DM
+            # again on a later pass instead of telling them in a public channel.
+            log.info("DM to user %s failed for now (%s); will try again", sub.created_by, exc)
+            await self.store.return_admin_notice(sub.id)
+            return
         channel = guild.system_channel if guild else None
         if channel is not None and channel.permissions_for(guild.me).send_messages:  # type: ignore[union-attr]
             try:
