@@ -34,6 +34,7 @@ class BotSettings(KnowledgeSettings):
         default=DEFAULT_RATE,
         gt=0,
         le=DISCORD_GLOBAL_LIMIT - DEFAULT_BURST - 3,
+        alias="CRAMPBOT_REQUEST_RATE",
         validation_alias=AliasChoices("CRAMPBOT_REQUEST_RATE", "CRAMPBOT_DAILY_RATE"),
     )
     # How long a claimed post stays with the process that claimed it before another may resume
