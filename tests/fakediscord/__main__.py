@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import signal
 import sys
 from collections.abc import Sequence
@@ -73,7 +74,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="do not dispatch MESSAGE_CREATE for the bot's own messages",
     )
+    parser.add_argument(
+        "--flaky-channels",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="share of channels whose first two message posts get a 500 (discord.py retries)",
+    )
+    parser.add_argument(
+        "--forbidden-channels",
+        type=int,
+        default=0,
+        metavar="N",
+        help="channels the bot may not post in (403): each pauses and its admin gets a DM",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="which channels the faults pick")
     args = parser.parse_args(argv)
+    if not 0 <= args.flaky_channels <= 1:
+        parser.error("--flaky-channels is a fraction between 0 and 1")
     if args.guilds < 1 or args.channels < 1:
         parser.error("--guilds and --channels must be at least 1")
     return args
@@ -90,6 +108,14 @@ def build(args: argparse.Namespace) -> FakeDiscord:
         emit_message_events=not args.no_message_events,
     )
     fake.populate(guilds=args.guilds, channels=args.channels)
+    rng = random.Random(args.seed)
+    channels = fake.text_channel_ids()
+    forbidden = set(rng.sample(channels, min(args.forbidden_channels, len(channels))))
+    for channel in forbidden:
+        fake.fail_channel(channel, 403)
+    for channel in channels:
+        if channel not in forbidden and rng.random() < args.flaky_channels:
+            fake.server_error("POST", f"/channels/{channel}/messages", 500, times=2)
     return fake
 
 

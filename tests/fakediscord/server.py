@@ -344,6 +344,8 @@ class FakeDiscord:
         # (channel id, author id, nonce) -> (loop time created, message); oldest first.
         self._nonces: OrderedDict[tuple[int, int, str], tuple[float, JSON]] = OrderedDict()
         self._global_window: deque[float] = deque()
+        # Arrival times of the last second's rate-limited requests, for the peak per second.
+        self._last_second: deque[float] = deque()
         self._started_at = time.time()
         self.reset_counters()
         self._changed = asyncio.Event()
@@ -582,6 +584,8 @@ class FakeDiscord:
         self.global_rate_limited_count = 0
         self.invalid_request_count = 0
         self.nonce_duplicate_count = 0
+        #: Most requests bound by the global limit seen in any one second (sliding).
+        self.peak_per_second = 0
         self.first_request_at: float | None = None
         self.last_request_at: float | None = None
 
@@ -606,6 +610,7 @@ class FakeDiscord:
             "status_counts": {str(k): v for k, v in sorted(self.status_counts.items())},
             "rate_limited": self.rate_limited_count,
             "global_rate_limited": self.global_rate_limited_count,
+            "peak_requests_per_second": self.peak_per_second,
             "invalid_requests": self.invalid_request_count,
             "nonce_duplicates": self.nonce_duplicate_count,
             "messages": sum(per_channel.values()),
@@ -1491,6 +1496,15 @@ class FakeDiscord:
         if reply.status in (401, 403) or (reply.status == 429 and not shared):
             self.invalid_request_count += 1
 
+    def _count_second(self) -> None:
+        """Track the busiest second of requests that count against the global limit."""
+        now = asyncio.get_running_loop().time()
+        window = self._last_second
+        window.append(now)
+        while now - window[0] >= 1.0:
+            window.popleft()
+        self.peak_per_second = max(self.peak_per_second, len(window))
+
     def _take_global_slot(self) -> float | None:
         """Admit one request under the global limit, or say how long until one would be.
 
@@ -1519,6 +1533,8 @@ class FakeDiscord:
             return error(401)
         # Interaction callbacks and interaction-token webhooks (the public routes) are
         # not bound by the bot's global rate limit on Discord either.
+        if not public:
+            self._count_second()
         if not public and self.global_rate_limit is not None:
             retry_after = self._take_global_slot()
             if retry_after is not None:

@@ -69,6 +69,9 @@ class Scheduler:
     async def _run(self) -> None:
         log.info("daily scheduler started (shard %s)", self.shard or "all")
         while True:
+            # Cleared before the work, not before the sleep: a poke that arrives while this
+            # pass runs (a channel paused mid fan-out) makes the next pass start at once.
+            self._wake.clear()
             try:
                 await self._resume_stale()
                 claimed = await self.tick()
@@ -126,7 +129,6 @@ class Scheduler:
         seconds = MAX_SLEEP
         if wake_times:
             seconds = min(MAX_SLEEP, max(0.0, (min(wake_times) - now).total_seconds()))
-        self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
 
@@ -150,17 +152,17 @@ class Scheduler:
             )
             log.info("told user %s that subscription %s was paused", sub.created_by, sub.id)
             return
-        except (discord.Forbidden, discord.NotFound) as exc:
-            # The admin closed their DMs or left: the system channel is the only way left.
+        except discord.HTTPException as exc:
+            if exc.status == 429 or exc.status >= 500:
+                # A rate limit or a server error says nothing about the admin's DMs: try the
+                # DM again on a later pass instead of telling them in a public channel.
+                log.info("DM to user %s failed for now (%s); will try again", sub.created_by, exc)
+                await self.store.return_admin_notice(sub.id)
+                return
+            # Closed DMs, or a user Discord will not DM: the system channel is what is left.
             log.info(
                 "cannot DM user %s (%s); trying the server's system channel", sub.created_by, exc
             )
-        except discord.HTTPException as exc:
-            # A rate limit or a server error says nothing about the admin's DMs: try the DM
-            # again on a later pass instead of telling them in a public channel.
-            log.info("DM to user %s failed for now (%s); will try again", sub.created_by, exc)
-            await self.store.return_admin_notice(sub.id)
-            return
         channel = guild.system_channel if guild else None
         if channel is not None and channel.permissions_for(guild.me).send_messages:  # type: ignore[union-attr]
             try:
