@@ -221,11 +221,15 @@ def cmd_api(args: argparse.Namespace) -> int:
 def cmd_kb_export(args: argparse.Namespace) -> int:
     settings = _settings(args)
 
-    from knowledge.export import export_seeds  # noqa: PLC0415
+    from knowledge.export import export_seeds, recover_interrupted_export  # noqa: PLC0415
+
+    directory = Path(args.directory)
+    # Before anything reads it: the folder may be the seeds folder, left missing by a killed export.
+    recover_interrupted_export(directory)
 
     async def job(knowledge: Knowledge) -> int:
         await knowledge.ensure_built(settings.seeds)
-        report = await export_seeds(knowledge.store, Path(args.directory), replace=args.replace)
+        report = await export_seeds(knowledge.store, directory, replace=args.replace)
         print(
             f"exported {report.topics} topics, {report.stretches} stretches, {report.tips} tips "
             f"({report.from_api} made through the API) to {report.directory}"

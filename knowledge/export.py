@@ -3,20 +3,30 @@
 Content made through the API lives only in SQLite until it is exported; writing it out in the
 exact format `knowledge/loader.py` reads lets an editor review it, commit it and rebuild from it.
 So the export proves itself: the files are written to a scratch folder, read back with
-`load_seeds`, compared with the store, and only then moved into place. A store whose content would
-not read back the same is refused with the reason, and the target folder is left untouched.
+`load_seeds`, compared with the store, and only then swapped into place. A store whose content
+would not read back the same is refused with the reason, and the target folder is left untouched.
+
+The swap is atomic even against kill -9 or a power cut, because the target may be the seeds folder
+the bot builds from: the folder holds the complete old export or the complete new one, never a
+mix, and the next export cleans up whatever a killed one left beside it (see `_swap`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
+import errno
+import functools
+import os
 import re
+import secrets
 import shutil
-import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -37,6 +47,11 @@ from knowledge.loader import (
 from knowledge.models import Origin, Stretch, Tip, TipKind, Topic
 from knowledge.store import KnowledgeStore
 
+try:
+    import fcntl
+except ImportError:  # Windows: exports are not locked against each other there
+    fcntl = None  # type: ignore[assignment]
+
 API_NOTE = "# made through the content API"
 HEADER = "# Exported from the knowledge store by `crampbot kb export`; see seeds/README.md.\n"
 
@@ -48,7 +63,7 @@ _HEADING_LINE = re.compile(r"^##\s+\S")
 
 
 class ExportError(RuntimeError):
-    """The export was refused; nothing was written to the target folder."""
+    """The export was refused or failed; the target folder still holds what it held before."""
 
 
 @dataclass(frozen=True)
@@ -284,16 +299,201 @@ def roundtrip_differences(expected: Content, loaded: Content) -> list[str]:
     return differences
 
 
+# ---- writing the files and swapping them into place ------------------------------------------
+#
+# `--replace` must survive a kill -9 at any instant: the folder then holds the complete old export
+# or the complete new one, never a mix. So the new export is written whole into a scratch folder
+# beside the target (same file system, so renames are atomic), proven, given the target's other
+# files, and only then swapped in by renaming folders. Each sibling an export makes is named after
+# the target, so the next export into it recognises and cleans up what a killed one left:
+#
+#   .NAME.export-TOKEN  the new export being written; after an exchange, the old one going away
+#   .NAME.old-TOKEN     the old export moved aside by the two-rename fallback: always complete
+#   .NAME.trash-TOKEN   being deleted; never read again
+#
+# An `.old-` folder is only ever made by renaming the whole target, and is renamed to `.trash-`
+# before it is deleted, so whatever carries the `.old-` name is complete and safe to restore.
+
+_TOKEN_BYTES = 6
+_SCRATCH, _OLD, _TRASH = "export", "old", "trash"
+# What `tempfile.TemporaryDirectory(prefix=".export-")` left in the parent when an export was
+# killed, before exports were atomic: one `seeds` folder (or nothing) inside.
+_LEGACY_SCRATCH = re.compile(r"^\.export-[a-z0-9_]{8}$")
+
+# renameat2(2), Linux 3.15+, glibc 2.28+.
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+# errno values meaning "this kernel or file system cannot exchange", not "these paths are wrong".
+_CANNOT_EXCHANGE = frozenset({errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP})
+
+
+def _sibling_kinds(name: str) -> re.Pattern[str]:
+    kinds = f"{_SCRATCH}|{_OLD}|{_TRASH}"
+    return re.compile(rf"^\.{re.escape(name)}\.(?P<kind>{kinds})-[0-9a-f]{{{2 * _TOKEN_BYTES}}}$")
+
+
+def _sibling(target: Path, kind: str) -> Path:
+    return target.with_name(f".{target.name}.{kind}-{secrets.token_hex(_TOKEN_BYTES)}")
+
+
+def _resolved(directory: Path) -> Path:
+    """The real folder to replace: a symlinked target is followed, so the link keeps working."""
+    target = directory.resolve()
+    if not target.name:
+        raise ExportError(f"{directory} is the root of the file system; export into a folder")
+    return target
+
+
+def _friendly(directory: Path, exc: OSError) -> ExportError:
+    where = f" ({exc.filename})" if exc.filename else ""
+    return ExportError(f"cannot export to {directory}: {exc.strerror or exc}{where}")
+
+
+def _fsync_folder(path: Path) -> None:
+    """Make the entries of `path` (files made or renamed in it) durable, where the OS allows.
+
+    A kill -9 alone does not need this (the kernel keeps what was written), but a power cut
+    right after the swap could otherwise bring back a folder whose renames never reached disk.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # Windows cannot open a folder
+    try:
+        with contextlib.suppress(OSError):  # some file systems refuse to fsync a folder
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+@functools.cache
+def _renameat2() -> Callable[[int, bytes, int, bytes, int], int] | None:
+    """libc's renameat2, or None where there is none (not Linux, or a libc that lacks it)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = (
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    )
+    function.restype = ctypes.c_int
+    return cast(Callable[[int, bytes, int, bytes, int], int], function)
+
+
+def _rename_exchange(first: Path, second: Path) -> bool:
+    """Swap two folders in one atomic step; False where the kernel or file system cannot.
+
+    This is what lets the target exist at every instant. `os.rename` cannot do it: it refuses to
+    replace a folder that is not empty.
+    """
+    function = _renameat2()
+    if function is None:
+        return False
+    # Raised like the os module raises "os.rename", so audit hooks (and the tests) see the swap.
+    sys.audit("knowledge.export.rename_exchange", first, second)
+    if function(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE):
+        code = ctypes.get_errno()
+        if code in _CANNOT_EXCHANGE:
+            return False
+        raise OSError(code, os.strerror(code), str(first), None, str(second))
+    return True
+
+
+@contextlib.contextmanager
+def _exclusive(parent: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `parent` while exporting beside a folder in it.
+
+    Cleaning up after a killed export deletes the siblings it recognises, so a second export
+    started meanwhile would delete the first one's scratch folder (or restore over its swap):
+    it is refused instead, with a message. The kernel drops a flock when its process dies, even
+    by kill -9, so a killed export never leaves the folder locked. Where there is no flock
+    (Windows, some network file systems) this does nothing.
+    """
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(parent, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ExportError(
+                f"another `crampbot kb export` is writing in {parent}; "
+                "run this one again when it has finished"
+            ) from None
+        except OSError:
+            pass  # flock unsupported here: go on unlocked
+        yield
+    finally:
+        os.close(fd)
+
+
+def _discard(path: Path, target: Path) -> None:
+    """Delete a sibling folder; renamed to `.trash-` first, since deleting is not atomic."""
+    trash = _sibling(target, _TRASH)
+    path.rename(trash)
+    shutil.rmtree(trash)
+
+
+def _recover(target: Path) -> None:
+    """Clean up after a killed export of `target`: bring the old export back if the target is
+    missing, then delete every scratch folder. Callers hold `_exclusive(target.parent)`."""
+    parent = target.parent
+    if not parent.is_dir():
+        return
+    kinds = _sibling_kinds(target.name)
+    leftovers: list[tuple[str, Path]] = []
+    legacy: list[Path] = []
+    for entry in sorted(parent.iterdir()):
+        if not entry.is_dir() or entry.is_symlink():
+            continue
+        match = kinds.match(entry.name)
+        if match:
+            leftovers.append((match["kind"], entry))
+        elif _LEGACY_SCRATCH.match(entry.name) and {p.name for p in entry.iterdir()} <= {"seeds"}:
+            legacy.append(entry)
+    olds = [path for kind, path in leftovers if kind == _OLD]
+    if olds and not target.exists() and not target.is_symlink():
+        # The two-rename fallback was killed between its renames. Its `.old-` folder is the
+        # complete old export (any earlier one was cleaned up before it was made).
+        restored = max(olds, key=lambda path: path.stat().st_ctime)
+        restored.rename(target)
+        _fsync_folder(parent)
+        leftovers = [(kind, path) for kind, path in leftovers if path != restored]
+    for _, path in leftovers:
+        _discard(path, target)
+    for path in legacy:
+        shutil.rmtree(path)
+
+
 def _write_tree(root: Path, files: Mapping[str, str]) -> None:
+    """Write `files` under `root`, each flushed to disk, since they are to replace the old ones."""
+    made = {root}
     for relative, text in files.items():
         path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        if path.parent not in made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            made.add(path.parent)
+        with path.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
 def _managed(directory: Path) -> list[Path]:
     """Files an earlier export (or a seeds folder) holds that this export replaces."""
-    names = (SOURCES_FILE, RED_FLAGS_FILE, SYNONYMS_FILE, SCOPE_FILE)
+    names = (SOURCES_FILE, RED_FLAGS_FILE, TRIAGE_TERMS_FILE, SYNONYMS_FILE, SCOPE_FILE)
     found = [directory / name for name in names]
     found += sorted((directory / TOPICS_DIR).glob("*.md"))
     found += sorted((directory / STRETCHES_DIR).glob("*.md"))
@@ -301,23 +501,93 @@ def _managed(directory: Path) -> list[Path]:
     return [path for path in found if path.is_file()]
 
 
-def _export_files(content: Content, directory: Path, replace: bool) -> tuple[int, list[Problem]]:
-    """Write, verify, then move into place (blocking file work: runs in a thread)."""
-    if directory.exists() and not directory.is_dir():
-        raise ExportError(f"{directory} exists and is not a folder")
-    if directory.is_dir() and any(directory.iterdir()) and not replace:
+def _copy_folder_stat(old: Path, new: Path) -> None:
+    """Give `new` the permissions (and, where allowed, the owner) of the folder it replaces, so
+    that swapping folders does not change who may read or edit the seeds."""
+    shutil.copystat(old, new, follow_symlinks=False)
+    info = old.stat()
+    with contextlib.suppress(OSError):  # only root (or the owner, for the group) may chown
+        os.chown(new, info.st_uid, info.st_gid)
+
+
+def _keep_others(old: Path, new: Path, seed_files: set[Path]) -> None:
+    """Carry everything in `old` that is not a seed file (a README, notes, `.git`) into `new`.
+
+    Files are hard-linked: instant, the same bytes and permissions, and the old export keeps them
+    too until the swap. Where links are not allowed they are copied; symlinks stay symlinks.
+    Folders get the old folders' permissions and owners.
+    """
+    for entry in sorted(old.iterdir()):
+        if entry in seed_files:
+            continue
+        twin = new / entry.name
+        if entry.is_dir() and not entry.is_symlink():
+            if twin.is_symlink() or (twin.exists() and not twin.is_dir()):
+                raise ExportError(f"{entry} is in the way of the exported {twin.name}; move it")
+            if not twin.is_dir():
+                twin.mkdir()
+            _keep_others(entry, twin, seed_files)
+            _copy_folder_stat(entry, twin)
+        elif twin.exists() or twin.is_symlink():
+            raise ExportError(
+                f"{entry} is not a seed file but is in the way of the export; move it"
+            )
+        elif entry.is_symlink():
+            twin.symlink_to(entry.readlink())
+        else:
+            try:
+                twin.hardlink_to(entry)
+            except OSError:
+                shutil.copy2(entry, twin)
+                _fsync_file(twin)
+
+
+def _swap(scratch: Path, target: Path) -> Path | None:
+    """Put `scratch` where `target` is, atomically; return the folder left to discard.
+
+    Replacing the seed files one by one inside the target can never be atomic (a kill halfway
+    left 15 of 23 stretches and no tips), so whole folders are swapped. With renameat2's
+    RENAME_EXCHANGE (Linux; ext4, xfs, btrfs, tmpfs, overlayfs as in Docker) one call swaps the
+    two names, so the target exists, complete, at every instant. Where that is missing, the
+    target is moved aside to `.old-` and `scratch` renamed in: a kill between those two renames
+    leaves the target missing until the next export (or `recover_interrupted_export`) renames
+    `.old-` back. Either way the folder is never a mix of old and new.
+    """
+    if not target.exists():
+        scratch.rename(target)
+        return None
+    if _rename_exchange(scratch, target):
+        return scratch  # which now holds the old export
+    old = _sibling(target, _OLD)
+    target.rename(old)
+    try:
+        scratch.rename(target)
+    except BaseException:
+        old.rename(target)
+        raise
+    return old
+
+
+def _export_into(
+    target: Path, files: Mapping[str, str], content: Content, replace: bool
+) -> tuple[str, list[Problem]]:
+    """Write, prove and swap in the export: the scratch folder's name, and what `kb check` says."""
+    if target.exists() and not target.is_dir():
+        raise ExportError(f"{target} exists and is not a folder")
+    if target.is_dir() and any(target.iterdir()) and not replace:
         raise ExportError(
-            f"{directory} is not empty; export into a new folder, or replace the seed files in it"
+            f"{target} is not empty; export into a new folder, or replace the seed files in it"
         )
-    for topic in content.topics:
-        for field_name, why in topic_seed_problems(topic):
-            raise ExportError(f"topic {topic.slug!r} cannot be a seed file: {field_name}: {why}")
-    files = _files(content)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".export-", dir=directory.parent) as scratch:
-        staged = Path(scratch) / "seeds"
-        _write_tree(staged, files)
-        loaded, problems = load_seeds(staged)
+    if target.is_dir() and os.path.ismount(target):
+        raise ExportError(
+            f"{target} is a mount point, which cannot be replaced in one step; export into a "
+            "folder inside it (and point CRAMPBOT_SEEDS there), or into a new folder"
+        )
+    scratch = _sibling(target, _SCRATCH)
+    scratch.mkdir()
+    try:
+        _write_tree(scratch, files)
+        loaded, problems = load_seeds(scratch)
         if problems:
             raise ExportError(
                 "the exported files do not read back: " + "; ".join(str(p) for p in problems[:5])
@@ -328,21 +598,64 @@ def _export_files(content: Content, directory: Path, replace: bool) -> tuple[int
                 "the exported files would not read back the same: " + "; ".join(differences[:5])
             )
         cross_file = check_content(loaded)
-        if directory.is_dir():
-            for path in _managed(directory):
-                path.unlink()
-            for relative in files:
-                target = directory / relative
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(staged / relative, target)
-        else:
-            staged.rename(directory)
+        if target.is_dir():
+            _keep_others(target, scratch, set(_managed(target)))
+            _copy_folder_stat(target, scratch)
+        for folder, _, _ in os.walk(scratch):
+            _fsync_folder(Path(folder))
+        leftover = _swap(scratch, target)
+    except BaseException:
+        if scratch.exists():
+            with contextlib.suppress(OSError):
+                shutil.rmtree(scratch)
+        raise
+    _fsync_folder(target.parent)
+    if leftover is not None:
+        _discard(leftover, target)
+    return scratch.name, cross_file
+
+
+def _export_files(content: Content, directory: Path, replace: bool) -> tuple[int, list[Problem]]:
+    """Write, verify, then swap into place (blocking file work: runs in a thread).
+
+    First cleans up after any export of the same folder that was killed, so scratch folders do
+    not pile up beside it and a target the fallback swap left missing is restored.
+    """
+    for topic in content.topics:
+        for field_name, why in topic_seed_problems(topic):
+            raise ExportError(f"topic {topic.slug!r} cannot be a seed file: {field_name}: {why}")
+    files = _files(content)
+    target = _resolved(directory)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with _exclusive(target.parent):
+            _recover(target)
+            scratch_name, cross_file = _export_into(target, files, content, replace)
+    except OSError as exc:
+        raise _friendly(directory, exc) from exc
     # Problems name files in the scratch folder; point them at the real one.
-    prefix = f"{staged.name}/"
+    prefix = f"{scratch_name}/"
     renamed = [
         Problem(str(directory / p.file.removeprefix(prefix)), p.line, p.message) for p in cross_file
     ]
     return len(files), renamed
+
+
+def recover_interrupted_export(directory: Path) -> None:
+    """Finish cleaning up after a `kb export` of `directory` that was killed.
+
+    Restores the old export if the fallback swap was killed between its two renames, and deletes
+    the scratch folders left beside it. Every export does this first; the CLI also calls it
+    before anything reads `directory`, which may be the seeds folder (`CRAMPBOT_SEEDS`).
+    """
+    target = _resolved(directory)
+    if not target.parent.is_dir():
+        return
+    try:
+        with _exclusive(target.parent):
+            _recover(target)
+    except OSError as exc:
+        raise _friendly(directory, exc) from exc
 
 
 async def export_seeds(
@@ -352,8 +665,9 @@ async def export_seeds(
 
     `directory` must be new or empty unless `replace` is true; then the seed files in it
     (sources, red flags, triage terms, synonyms, scope, topics/*.md, stretches/*.md,
-    tips/*.yaml) are replaced and anything else (a README) is kept. Raises ExportError, writing
-    nothing, when it cannot.
+    tips/*.yaml) are replaced and anything else (a README) is kept. All of them change in one
+    atomic step: killed at any point, `directory` holds the old export or the new one. Raises
+    ExportError, leaving `directory` as it was, when it cannot.
     """
     content = await read_content(store)
     files, problems = await asyncio.to_thread(_export_files, content, directory, replace)
