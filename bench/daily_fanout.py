@@ -21,7 +21,7 @@ import random
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.common import report
@@ -57,20 +57,28 @@ def rss_kib(pid: int) -> tuple[int, int]:
     return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
+def random_time(rng: random.Random) -> str:
+    return f"{rng.randrange(24):02d}:{rng.randrange(60):02d}"
+
+
 async def prepare(db: Path, guild_id: int, due_channels: list[int], total: int, admin: int) -> None:
     knowledge = await Knowledge.open(db)
     try:
         await knowledge.build(BUNDLED_SEEDS)
         store = DailyStore(knowledge.db, knowledge.store)
         rng = random.Random(5)
+        # The due channels' slot is a real one (a minute ago, UTC), so that the catch-up
+        # deadline, capped by the next day's slot, is what it would be in production.
+        slot = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=1)
+        due = len(due_channels)
         requests = [
             SubscriptionRequest(
-                guild_id=guild_id if i < len(due_channels) else rng.randrange(10**17, 10**18),
-                channel_id=due_channels[i] if i < len(due_channels) else 10**18 + i,
+                guild_id=guild_id if i < due else rng.randrange(10**17, 10**18),
+                channel_id=due_channels[i] if i < due else 10**18 + i,
                 # The fake's moderator set up the due channels, so pause notices reach a DM.
-                created_by=admin if i < len(due_channels) else 10**17 + i,
-                local_time=f"{rng.randrange(24):02d}:{rng.randrange(60):02d}",
-                timezone=rng.choice(ZONES),
+                created_by=admin if i < due else 10**17 + i,
+                local_time=f"{slot:%H:%M}" if i < due else random_time(rng),
+                timezone="UTC" if i < due else rng.choice(ZONES),
                 kind=rng.choice(list(DailyKind)),
             )
             for i in range(total)
@@ -81,7 +89,7 @@ async def prepare(db: Path, guild_id: int, due_channels: list[int], total: int, 
             # The benchmark's clock: the fake's channels are due now, the rest stay in the future.
             await conn.execute(
                 "UPDATE daily_subscriptions SET next_due_utc = ? WHERE guild_id = ?",
-                (now - 60, guild_id),
+                (int(slot.timestamp()), guild_id),
             )
             await conn.execute(
                 "UPDATE daily_subscriptions SET next_due_utc = max(next_due_utc, ?) "

@@ -394,7 +394,8 @@ async def about_answer(knowledge: Knowledge) -> Answer:
     spec.add(
         "What crampbot stores",
         "Nothing about your questions. For daily tips it keeps the server, channel, time, time "
-        "zone and the admin who set them up, and which tips it has posted.",
+        "zone and the admin who set them up, and which tips it has posted, until `/daily off` "
+        "or until the server removes crampbot.",
     )
     return Answer.fitted([spec], ephemeral=True)
 

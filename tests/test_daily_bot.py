@@ -449,3 +449,60 @@ async def test_a_delivery_whose_store_fails_cleans_up_without_raising(
     poster = Poster(bot, store, concurrency=1)  # type: ignore[arg-type]
     await poster.deliver(claimed.delivery)  # returns; raising here is the bug
     assert "could not release daily post" in caplog.text
+
+
+async def test_a_server_that_removes_the_bot_loses_its_subscriptions(
+    fake_discord: FakeDiscord, knowledge: Knowledge
+) -> None:
+    """Issue 14: nothing listened for on_guild_remove, so a server that removed the bot kept
+    its subscriptions (and their admins' ids) for ever, against what /about says."""
+    other = fake_discord.add_bot_guild("Other server", channels=1)
+    kept = fake_discord.channel_id
+    gone = int(other.channels[0]["id"])
+    store = DailyStore(knowledge.db, knowledge.store)
+    for guild, channel in ((fake_discord.guild_id, kept), (other.id, gone)):
+        await store.subscribe(
+            SubscriptionRequest(
+                guild_id=guild,
+                channel_id=channel,
+                created_by=admin(fake_discord),
+                local_time="09:00",
+                timezone="Europe/Berlin",
+                kind=DailyKind.BOTH,
+            )
+        )
+    async with crampbot(fake_discord, knowledge) as client:
+        async with asyncio.timeout(10):
+            while client.get_guild(other.id) is None:
+                await asyncio.sleep(0.02)
+        await fake_discord.remove_bot(other.id)
+        async with asyncio.timeout(10):
+            while await store.for_guild(other.id):
+                await asyncio.sleep(0.05)
+    assert await store.by_channel(gone) is None
+    assert await store.by_channel(kept) is not None  # other servers are untouched
+
+
+async def test_old_delivery_records_are_pruned_by_the_running_bot(
+    fake_discord: FakeDiscord, knowledge: Knowledge
+) -> None:
+    """Issue 14: DailyStore.prune was never called, so delivery records grew for ever."""
+    await subscribe(knowledge, fake_discord, fake_discord.channel_id)
+    store = DailyStore(knowledge.db, knowledge.store)
+    (sub,) = await store.for_guild(fake_discord.guild_id)
+    long_ago = datetime.now(UTC) - timedelta(days=120)
+    async with knowledge.db.transaction() as conn:
+        await conn.execute(
+            "UPDATE daily_subscriptions SET next_due_utc = ? WHERE id = ?",
+            (int(long_ago.timestamp()), sub.id),
+        )
+    claimed = await store.claim(sub.id, now=long_ago)
+    assert claimed.delivery is not None
+    await store.mark_failed(claimed.delivery, "an old day", now=long_ago)
+    assert await store.deliveries(sub.id)
+    async with crampbot(fake_discord, knowledge):
+        async with asyncio.timeout(10):
+            while any(
+                d.local_date == claimed.delivery.local_date for d in await store.deliveries(sub.id)
+            ):
+                await asyncio.sleep(0.05)

@@ -539,6 +539,19 @@ class FakeDiscord:
         self._notify()
         return channel
 
+    async def remove_bot(self, guild_id: int) -> None:
+        """The bot is kicked from (or leaves) a guild: GUILD_DELETE without ``unavailable``.
+
+        Discord sends ``unavailable: true`` for an outage and leaves it out when the bot is
+        no longer a member; discord.py calls ``on_guild_remove`` only for the latter.
+        The guild is forgotten, so a reconnecting bot no longer sees it either.
+        """
+        guild = self.guilds.pop(guild_id)
+        for channel in guild.channels:
+            self._channel_guild.pop(int(channel["id"]), None)
+        await self._broadcast("GUILD_DELETE", {"id": str(guild_id)}, gw.GUILDS)
+        self._notify()
+
     async def set_channel_overwrites(self, channel_id: int, overwrites: Sequence[JSON]) -> None:
         """Replace a channel's permission overwrites and dispatch CHANNEL_UPDATE.
 

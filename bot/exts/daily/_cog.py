@@ -95,6 +95,14 @@ class DailyCog(commands.Cog):
         for scheduler in self.schedulers:
             scheduler.start()
 
+    @commands.Cog.listener()
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a server: forget its subscriptions (and with them their delivery
+        records), as `/about` promises; a server that adds the bot again starts afresh."""
+        removed = await self.store.delete_guild(guild.id)
+        if removed:
+            log.info("removed from server %s: deleted %d daily subscriptions", guild.id, removed)
+
     async def cog_unload(self) -> None:
         for scheduler in self.schedulers:
             await scheduler.stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ log = logging.getLogger("crampbot.daily")
 TICK_LIMIT = 500
 MAX_SLEEP = 60.0
 STOP_GRACE = 5.0
+PRUNE_EVERY = 24 * 3600.0
 
 
 def _utcnow() -> datetime:
@@ -43,6 +45,7 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._deliveries: set[asyncio.Task[None]] = set()
         self._loop: asyncio.Task[None] | None = None
+        self._next_prune = 0.0  # monotonic time of the next prune: at start, then daily
 
     def start(self) -> None:
         if self._loop is None:
@@ -78,6 +81,7 @@ class Scheduler:
                 if claimed >= TICK_LIMIT:
                     continue  # more are due right now
                 await self.notify_admins()
+                await self._prune_when_due()
                 await self._sleep()
             except asyncio.CancelledError:
                 raise
@@ -105,6 +109,17 @@ class Scheduler:
         task = asyncio.create_task(self.poster.deliver(delivery))  # type: ignore[arg-type]
         self._deliveries.add(task)
         task.add_done_callback(self._deliveries.discard)
+
+    async def _prune_when_due(self) -> None:
+        """Once a day, delete finished delivery records past their keeping time, so the
+        table holds weeks, not years, of history (any process may; it is idempotent)."""
+        now = time.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_EVERY
+        removed = await self.store.prune()
+        if removed:
+            log.info("pruned %d old daily delivery records", removed)
 
     async def _resume_stale(self) -> None:
         for delivery in await self.store.resume_stale(shard=self.shard):
