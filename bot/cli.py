@@ -394,19 +394,26 @@ def _expected(exc: BaseException) -> bool:
     return kind.__name__ in EXPECTED_ERRORS and kind.__module__.startswith(("knowledge.", "bot."))
 
 
+def _bad_settings(exc: ValidationError) -> int:
+    """One line per bad setting, naming it, instead of pydantic's traceback."""
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"])
+        print(f"crampbot: setting {name}: {error['msg']}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = _settings(args)
     except ValidationError as exc:
-        for error in exc.errors():
-            name = ".".join(str(part) for part in error["loc"])
-            print(f"crampbot: setting {name}: {error['msg']}", file=sys.stderr)
-        return EXIT_USAGE
+        return _bad_settings(exc)
     configure_logging(settings.log_level, settings.log_format, settings.secrets())
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
+    except ValidationError as exc:  # the API's own settings, read only by the commands using it
+        return _bad_settings(exc)
     except ContentError as exc:
         _print_problems(exc.problems)
         print("Fix the content, then run `crampbot kb build` again.", file=sys.stderr)

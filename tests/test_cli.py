@@ -161,6 +161,14 @@ def test_bad_setting_is_named_without_a_traceback(tmp_path: Path) -> None:
     assert "CRAMPBOT_LOG_LEVEL" in result.stderr
 
 
+def test_bad_api_setting_is_named_without_a_traceback(tmp_path: Path) -> None:
+    """The API's settings are read by `crampbot api` and `run` only, after the bot's."""
+    result = run_cli("api", env={"CRAMPBOT_API_MAX_CONNECTIONS": "lots"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "CRAMPBOT_API_MAX_CONNECTIONS" in result.stderr
+
+
 def _overlong_section(seeds: Path) -> None:
     """A "What to do now" of 1,100 characters: more than one Discord embed field holds."""
     topic = seeds / "topics" / "calf-cramp.md"

@@ -5,6 +5,9 @@ calls `asyncio.run`, never installs signal handlers (the bot and asyncio own tho
 calls `sys.exit` (uvicorn does when it cannot bind; we bind the socket ourselves and raise a
 clear `ApiServerError` instead). Stopping is cancellation: cancel the task running `serve_api`
 and it finishes the requests in flight, closes its connections and returns.
+
+Connections are guarded (`knowledge.api.connections`): a header timeout, a connection cap and a
+short accept queue, so a flood of idle sockets degrades the API alone, never the bot.
 """
 
 from __future__ import annotations
@@ -17,6 +20,13 @@ import socket
 import uvicorn
 
 from knowledge.api.app import ExtraCheck, create_app
+from knowledge.api.connections import (
+    ConnectionBudget,
+    ConnectionGuard,
+    connection_budget,
+    descriptor_limit,
+    guarded_protocol,
+)
 from knowledge.api.settings import ApiSettings
 from knowledge.metrics import Metrics
 from knowledge.runtime import Knowledge
@@ -53,14 +63,23 @@ def uvicorn_config(
     settings: ApiSettings,
     extra_check: ExtraCheck | None = None,
     metrics: Metrics | None = None,
+    *,
+    guard: ConnectionGuard | None = None,
+    budget: ConnectionBudget | None = None,
 ) -> uvicorn.Config:
-    """uvicorn settings chosen for this API: one worker, fast paths, crampbot's own logging."""
+    """uvicorn settings chosen for this API: one worker, fast paths, crampbot's own logging,
+    and the connection limits of `guard` and `budget` (made from the settings when not given)."""
+    if budget is None:
+        budget = connection_budget(settings.max_connections, descriptor_limit())
+    if guard is None:
+        guard = ConnectionGuard(budget.max_connections, settings.header_timeout)
     return uvicorn.Config(
         create_app(knowledge, settings, extra_check=extra_check, metrics=metrics),
         host=settings.host,
         port=settings.port,
-        # "auto" picks httptools when it is installed (about twice h11's speed), else h11.
-        http="auto",
+        # httptools when it is installed (about twice h11's speed), else h11, as "auto" would
+        # pick, with the header timeout and the connection cap on top.
+        http=guarded_protocol(guard),
         ws="none",
         lifespan="off",
         # crampbot configures logging; an access line per request would cost more than the
@@ -71,6 +90,10 @@ def uvicorn_config(
         proxy_headers=False,
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        timeout_keep_alive=settings.keep_alive,
+        # Also how many sockets asyncio accepts in one go: kept short so that a burst of
+        # connections, refused or not, never holds many descriptors at once.
+        backlog=budget.backlog,
     )
 
 
@@ -90,7 +113,11 @@ class ApiServer:
         metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
-        self.config = uvicorn_config(knowledge, settings, extra_check, metrics)
+        self.budget = connection_budget(settings.max_connections, descriptor_limit())
+        self.guard = ConnectionGuard(self.budget.max_connections, settings.header_timeout)
+        self.config = uvicorn_config(
+            knowledge, settings, extra_check, metrics, guard=self.guard, budget=self.budget
+        )
         self.server = uvicorn.Server(self.config)
         self.port: int | None = None
         self._socket: socket.socket | None = None
@@ -115,6 +142,15 @@ class ApiServer:
         self._socket = sock
         self.port = int(sock.getsockname()[1])
         log.info("content API listening on %s (docs at %s/docs)", self.url, self.url)
+        budget = self.budget
+        if budget.lowered:
+            log.warning(
+                "content API: CRAMPBOT_API_MAX_CONNECTIONS=%d lowered to %d, a quarter of the "
+                "%d files this process may open (RLIMIT_NOFILE), so the bot keeps the rest",
+                budget.requested,
+                budget.max_connections,
+                budget.descriptor_limit,
+            )
 
     async def serve(self) -> None:
         """Serve until `stop()` or cancellation; on either, shut down gracefully."""
@@ -145,6 +181,7 @@ class ApiServer:
             raise
         finally:
             sock.close()
+            self.guard.close()
         log.info("content API stopped")
 
 

@@ -16,7 +16,13 @@ class ApiSettings(BaseSettings):
     """Where the API listens, who may write, and how much one request may ask for."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        # `CRAMPBOT_API_PORT=` in .env means "use the default", as in .env.example and as for
+        # every other crampbot setting.
+        env_ignore_empty=True,
     )
 
     host: str = Field(default="127.0.0.1", alias="CRAMPBOT_API_HOST")
@@ -40,6 +46,23 @@ class ApiSettings(BaseSettings):
     # of the question and the content, and popular questions repeat. Off, every search runs the
     # engine (the benchmark measures both).
     search_cache: bool = Field(default=True, alias="CRAMPBOT_API_SEARCH_CACHE")
+
+    # Connection limits. The API shares its process, and so its file descriptors, with the bot
+    # and the daily scheduler: a client that connects and then says nothing, or trickles its
+    # request head a byte at a time, must not hold a descriptor for long, and the API as a whole
+    # must never hold so many that the bot cannot open a file or a socket.
+    #
+    # Seconds a client has, from connecting (or from the first byte of a further request on a
+    # kept-alive connection), to send a complete request line and headers. Real clients need
+    # milliseconds; 10 s leaves room for slow mobile links.
+    header_timeout: float = Field(default=10.0, gt=0, le=300, alias="CRAMPBOT_API_HEADER_TIMEOUT")
+    # Seconds an idle kept-alive connection stays open after a response (uvicorn's default).
+    keep_alive: int = Field(default=5, ge=1, le=300, alias="CRAMPBOT_API_KEEP_ALIVE")
+    # Open connections at most. At the cap a new connection closes the oldest idle one (no
+    # request in flight) to make room, or is refused with a 503 when every one is busy. It is
+    # lowered at start to a quarter of the process's file-descriptor limit (RLIMIT_NOFILE), so
+    # that with the default limit of 1,024 the bot always keeps most of them.
+    max_connections: int = Field(default=256, ge=1, le=65536, alias="CRAMPBOT_API_MAX_CONNECTIONS")
 
     @field_validator("token", mode="before")
     @classmethod
