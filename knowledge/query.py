@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
+from knowledge.english import is_english, same_word_family
 from knowledge.models import Scope, SearchResult
 from knowledge.stretch_finder import StretchFinder
 from knowledge.synonyms import SynonymTable
@@ -178,7 +179,13 @@ def correct(word: str, index: QueryIndex) -> str | None:
         scorer=OSA.distance,
         score_cutoff=max_distance,
     )
-    return match[0] if match else None
+    if match is None:
+        return None
+    # A real word ("maths", "solve") is what the person meant, unless the match only changes
+    # its ending ("tingly" for "tingling").
+    if is_english(word) and not same_word_family(word, match[0]):
+        return None
+    return str(match[0])
 
 
 def _phrase_hits(words: list[str], index: QueryIndex) -> dict[str, int]:

@@ -33,6 +33,7 @@ from typing import Any
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
+from knowledge.english import is_english, same_word_family
 from knowledge.text import normalize
 
 # Words skipped in questions and wordings alike: they never carry meaning for triage, and
@@ -269,8 +270,9 @@ class Lexicon:
     def correct(self, word: str) -> str:
         """`word`, or the term word it is most likely a typo of.
 
-        Only words of six letters or more are corrected, and only to a word with the same first
-        letter: shorter words are too often another real word ("fewer" is not "fever").
+        Only words of six letters or more that English does not already have are corrected,
+        and only to a word with the same first letter: shorter words are too often another
+        real word ("fewer" is not "fever").
         """
         if len(word) < 6 or not word.isalpha() or word in self.vocabulary:
             return word
@@ -292,6 +294,8 @@ class Lexicon:
                 if close and OSA.distance(word[: len(prefix)], prefix) <= 1:
                     fixed = prefix + word[len(prefix) :]
                     break
+        if fixed != word and is_english(word) and not same_word_family(word, fixed):
+            fixed = word  # a real word ("hearing" is not "heating") is what the person meant
         if len(self._corrections) < 50_000:
             self._corrections[word] = fixed
         return fixed

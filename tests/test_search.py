@@ -274,3 +274,37 @@ async def test_see_a_doctor_flags_keep_self_care_pages(knowledge: Knowledge) -> 
     kept = [r.slug for r in answer.results]
     assert {"massage", "care"} & {r.kind.value for r in answer.results if r.slug != kept[1]}
     assert [slug for slug in kept if slug != "when-to-see-a-doctor"] == plain[: len(kept) - 1]
+
+
+@pytest.mark.parametrize(
+    ("question", "not_about"),
+    [
+        # Issue 12: real words one letter from a content word were "corrected" into it.
+        ("can someone help with my maths homework, solve 3x + 7 = 22", None),
+        ("should i stretch before or after a run, i keep hearing both", "heat-illness-cramps"),
+    ],
+)
+async def test_real_words_are_not_corrected_into_content_words(
+    knowledge: Knowledge, question: str, not_about: str | None
+) -> None:
+    slugs = [r.slug for r in await knowledge.search.search(question)]
+    if not_about is None:
+        assert slugs == []
+    else:
+        assert not_about not in slugs[:3]
+
+
+async def test_typos_and_word_endings_are_still_corrected(knowledge: Knowledge) -> None:
+    parsed = await knowledge.search.understand("hamstrig crampp after my run")
+    assert parsed.on_topic
+
+
+async def test_a_coach_is_a_person_not_only_a_bus(knowledge: Knowledge) -> None:
+    """ "coach" is also a bus, but "cramps" leaves no doubt what the question is about."""
+    slugs = [
+        r.slug
+        for r in await knowledge.search.search(
+            "does pickle juice work for cramps, my coach swears by it"
+        )
+    ]
+    assert slugs[:1] == ["electrolytes"]  # the page titled "...magnesium and pickle juice"

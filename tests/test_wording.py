@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from knowledge.english import same_word_family
 from knowledge.wording import Lexicon, Reading, WordingError, compile_wording, parse_terms, tokens
 
 TERMS = {
@@ -106,3 +107,15 @@ def test_parse_terms_reports_unknown_references_with_a_suggestion_and_cycles() -
     assert any("no term @lgs; did you mean 'leg'?" in m for m in messages), messages
     assert any("in a circle" in m for m in messages), messages
     assert set(terms) == {"a", "b", "c", "leg"}
+
+
+def test_real_words_are_never_corrected_into_another_word() -> None:
+    lexicon = Lexicon.build({"heat": ["heating"], "tingling": ["tingling"]})
+    assert lexicon.correct("hearing") == "hearing"  # English: not a typo of "heating"
+    assert lexicon.correct("heatng") == "heating"  # not English: a typo
+
+
+def test_a_real_word_may_still_lose_only_its_ending() -> None:
+    assert same_word_family("tingly", "tingling")
+    assert not same_word_family("maths", "mats")
+    assert not same_word_family("hearing", "heating")
