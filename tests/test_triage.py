@@ -142,6 +142,19 @@ REALISTIC = {
     "testicular-torsion": ["my son has sudden pain in his testicle and feels sick"],
     "ectopic-pregnancy": ["missed period and a sharp pain low on my right side, feel faint"],
     "overdose": ["i took a whole packet of ibuprofen for my back"],
+    "unresponsive": ["mate took something at the party and now hes unresponsive"],
+    "snake-bite": ["think a snake bit my leg while hiking, the bite is swelling"],
+    "aortic-dissection": [
+        "suddenly this tearing pain went through my back, worst ever, i feel faint"
+    ],
+    "vomiting-blood": ["coughed and then vomited blood after days of stomach cramps"],
+    "stuck-hernia": ["my hernia has gone hard and painful and i keep being sick"],
+    "carbon-monoxide": ["whole family has headaches and the gas heater smells weird"],
+    "pregnancy-bleeding": ["24 weeks pregnant, pouring blood and cramping"],
+    "acute-dystonia": ["on haloperidol and my eyes keep rolling up on their own"],
+    "black-stool": ["my stools have been black like tar since i started naproxen"],
+    "quinine-side-effects": ["been on quinine for months and now i have tinnitus"],
+    "pelvic-infection": ["pelvic pain and a fever and discharge, is it just my period"],
     "heart-rhythm": ["my heart is racing and i feel dizzy and lightheaded"],
     "bleeding-on-thinners": ["on apixaban and my thigh has a huge bruise after a knock"],
     "child-leg-pain": [
