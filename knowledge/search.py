@@ -134,18 +134,33 @@ def _promote(
 
 
 def _with_stretches(
-    topics: list[SearchResult], stretches: list[tuple[Stretch, float]], limit: int
+    topics: list[SearchResult],
+    stretches: list[tuple[Stretch, float]],
+    limit: int,
+    *,
+    lead: bool = True,
 ) -> list[SearchResult]:
-    """The best stretches first (scores kept descending), then the topics, within `limit`."""
+    """The best stretches first (scores kept descending), then the topics, within `limit`.
+
+    With `lead` false (a muscle said to be tight, no stretch asked for, none named), the
+    stretches come after the best topic, which explains, and before the rest.
+    """
     if not stretches:
         return topics[:limit]
-    top = topics[0].score if topics else 0.0
+    head = [] if lead or not topics else topics[:1]
+    rest = topics if lead or not topics else topics[1:]
+    top = rest[0].score if rest else (head[0].score - 1 if head else 0.0)
     chosen = stretches[:MAX_STRETCHES]
-    lead = [
+    picked = [
         SearchResult(slug=s.slug, title=s.title, kind=STRETCH_RESULT, score=round(top + 2 - i, 3))
         for i, (s, _) in enumerate(chosen)
     ]
-    return [*lead, *topics][: max(1, min(limit, MAX_RESULTS))]
+    if head:  # keep the scores descending below the topic that stays first
+        picked = [
+            r.model_copy(update={"score": round(min(r.score, head[0].score - 0.001 * (i + 1)), 3)})
+            for i, r in enumerate(picked)
+        ]
+    return [*head, *picked, *rest][: max(1, min(limit, MAX_RESULTS))]
 
 
 def _boost(parsed: ParsedQuery, slug: str, index: QueryIndex) -> float:
@@ -247,7 +262,9 @@ class SearchEngine:
             named = [(s, score) for s, score in stretches if score >= NAMED_SCORE / 2]
             return _with_stretches([], named, limit)
         topics = await self._rank_topics(parsed, cached, limit)
-        return _with_stretches(topics, stretches, limit)
+        was_named = bool(stretches) and stretches[0][1] >= NAMED_SCORE / 2
+        lead = was_named or (index.stretches is not None and index.stretches.asked_for(text))
+        return _with_stretches(topics, stretches, limit, lead=lead)
 
     async def _rank_topics(
         self, parsed: ParsedQuery, cached: _Cached, limit: int

@@ -18,6 +18,9 @@ from knowledge.text import light_stem, phrase_key, query_words
 
 # Words that ask for a stretch rather than for an explanation.
 INTENT_STEMS = frozenset({"stretch", "loosen", "limber", "mobility", "mobilise", "mobilize"})
+# Words that make a region's stretches worth offering, after the page that explains: "quads so
+# tight after cycling" gets the quad stretches too, but not ahead of the answer.
+HINT_STEMS = frozenset({"tight", "stiff"})
 # Words too common in stretch text to tell two stretches apart.
 _GENERIC = frozenset(
     """
@@ -26,6 +29,9 @@ _GENERIC = frozenset(
     """.split()
 )
 NAMED_SCORE = 100.0  # a stretch named by its title or an alias
+# Every word of the title or an alias, in any order and any ending ("heel drops off a step"
+# for "Step heel drop"): named, a little less surely than the exact words.
+NAMED_WORDS_SCORE = 60.0
 REGION_SCORE = 10.0  # a stretch of a region the question names
 WORD_IN_TITLE_SCORE = 5.0  # the body word the question used is in the stretch's title
 
@@ -34,6 +40,7 @@ WORD_IN_TITLE_SCORE = 5.0  # the body word the question used is in the stretch's
 class _Entry:
     stretch: Stretch
     names: tuple[str, ...]  # normalised title and aliases, padded with spaces
+    name_bags: tuple[frozenset[str], ...]  # the stems of each name, for any-order matches
     title_stems: frozenset[str]  # every word of the title, for the word-in-title score
     name_stems: frozenset[str]
     text_stems: frozenset[str]
@@ -53,6 +60,11 @@ class StretchFinder:
             _Entry(
                 stretch,
                 tuple(f" {phrase_key(n)} " for n in [stretch.title, *stretch.aliases] if n),
+                tuple(
+                    bag
+                    for n in [stretch.title, *stretch.aliases]
+                    if len(bag := frozenset(_stems(n))) >= 2
+                ),
                 frozenset(light_stem(w) for w in query_words(stretch.title)),
                 frozenset(_stems(" ".join([stretch.title, *stretch.aliases]))),
                 frozenset(
@@ -100,12 +112,14 @@ class StretchFinder:
         # The region's own name ("calf" for "calves") counts for a little less than the word
         # the person used ("chest" beats "shoulder" in the shoulder region).
         named_region = {light_stem(w) for _, region in region_words for w in region.label.split()}
-        wants = bool(stems & INTENT_STEMS) or not need_intent
+        wants = bool(stems & (INTENT_STEMS | HINT_STEMS)) or not need_intent
         scored: list[tuple[Stretch, float]] = []
         for order, entry in enumerate(self._entries):
             score = 0.0
             if any(name in padded for name in entry.names):
                 score += NAMED_SCORE
+            elif any(bag <= stems and (len(bag) >= 3 or wants) for bag in entry.name_bags):
+                score += NAMED_WORDS_SCORE
             if wants and entry.stretch.region in regions:
                 score += REGION_SCORE * (len(regions) - regions.index(entry.stretch.region))
                 score += 2.0 * len(stems & entry.name_stems) + len(stems & entry.text_stems)
@@ -114,6 +128,11 @@ class StretchFinder:
             if score:
                 scored.append((entry.stretch, score - order * 1e-6))
         return sorted(scored, key=lambda item: -item[1])
+
+    def asked_for(self, text: str) -> bool:
+        """Whether the text asks for a stretch outright ("stretch", "loosen"), rather than
+        only saying a muscle is tight: then stretches lead the answer."""
+        return bool({light_stem(w) for w in query_words(text)} & INTENT_STEMS)
 
     def for_muscle(self, muscle: str) -> Stretch | None:
         """The best stretch for what a member typed in `/stretch muscle:`."""

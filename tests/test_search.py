@@ -308,3 +308,27 @@ async def test_a_coach_is_a_person_not_only_a_bus(knowledge: Knowledge) -> None:
         )
     ]
     assert slugs[:1] == ["electrolytes"]  # the page titled "...magnesium and pickle juice"
+
+
+async def test_a_stretch_named_in_other_words_and_order_is_found(knowledge: Knowledge) -> None:
+    """Issue 12: "heel drops off a step" is the "Step heel drop", though no name is typed."""
+    for question in ("how do i do the heel drop on a step", "heel drops off a step for my calves"):
+        slugs = [r.slug for r in await knowledge.search.search(question)]
+        assert slugs[:1] == ["step-heel-drop"], question
+
+
+async def test_two_words_of_a_name_alone_do_not_name_a_stretch(knowledge: Knowledge) -> None:
+    """ "bottom" and "heel" are both in "Bottom to heels", but this asks about heel pain."""
+    slugs = [r.slug for r in await knowledge.search.search("bottom of my heel hurts at work")]
+    assert "bottom-to-heels-stretch" not in slugs
+
+
+async def test_a_tight_muscle_gets_its_stretches_after_the_page_that_explains(
+    knowledge: Knowledge,
+) -> None:
+    results = await knowledge.search.search("something for my quads pls theyre so tight")
+    kinds = [r.kind for r in results]
+    assert kinds[0] != "stretch"  # the explaining page first
+    assert any(r.slug in {"standing-quad-stretch", "side-lying-quad-stretch"} for r in results)
+    scores = [r.score for r in results]
+    assert scores == sorted(scores, reverse=True)
