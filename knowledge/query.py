@@ -227,7 +227,14 @@ def parse_query(text: str, index: QueryIndex) -> ParsedQuery:
         )
     else:  # content without a scope file: any title, alias or summary word will do
         names_subject = any(index.vocabulary.get(w, (False, 0))[0] for w in trusted)
-    on_topic = not excluded and names_subject and not other_sense(raw, padded, index)
+    # A topic's alias of two words or more ("period cramps", "heat exhaustion") speaks for the
+    # question as a body word does, against a word of another sense ("a stream", "a room").
+    named_phrases = sum(1 for size in phrase_hits.values() if size >= 2)
+    on_topic = (
+        not excluded
+        and names_subject
+        and not other_sense(raw, padded, index, support=named_phrases)
+    )
 
     terms: list[str] = []
     for word in expanded:
@@ -282,7 +289,7 @@ def names_the_subject(words: list[str], word_stems: set[str], index: QueryIndex)
     return clear or paired or in_context or bool(signals and health - signals)
 
 
-def other_sense(raw: list[str], padded: str, index: QueryIndex) -> bool:
+def other_sense(raw: list[str], padded: str, index: QueryIndex, *, support: int = 0) -> bool:
     """True when the question uses crampbot's words in another sense ("a cramped flat").
 
     Words of another sense (rooms, money, clothes, software, pets) count against the question;
@@ -297,7 +304,7 @@ def other_sense(raw: list[str], padded: str, index: QueryIndex) -> bool:
     )
     if not against:
         return False
-    return against > len(found & (index.health_stems | index.context_stems))
+    return against > len(found & (index.health_stems | index.context_stems)) + support
 
 
 def within_budget(terms: list[str], index: QueryIndex) -> list[str]:

@@ -332,3 +332,18 @@ async def test_a_tight_muscle_gets_its_stretches_after_the_page_that_explains(
     assert any(r.slug in {"standing-quad-stretch", "side-lying-quad-stretch"} for r in results)
     scores = [r.score for r in results]
     assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("question", "slug"),
+    [
+        ("any tips for period cramps, can barely sit through a stream", "period-cramps"),
+        ("sweat loads and get white salty marks on my kit, do i need more salt", "electrolytes"),
+    ],
+)
+async def test_a_topic_named_outright_outweighs_another_sense(
+    knowledge: Knowledge, question: str, slug: str
+) -> None:
+    """Issue 12: "a stream" or "my kit" marked these as about something else entirely."""
+    slugs = [r.slug for r in await knowledge.search.search(question)]
+    assert slug in slugs[:3]
