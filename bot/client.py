@@ -12,8 +12,7 @@ import yarl
 from discord.ext import commands
 
 from bot.answers import AnswerCache
-from bot.components import DYNAMIC_ITEMS
-from bot.errors import report_error
+from bot.errors import CrampTree
 from bot.ratelimit import RateLimiter, budget_trace
 from bot.settings import BotSettings
 from knowledge.metrics import Metrics, ShardState
@@ -21,7 +20,7 @@ from knowledge.runtime import Knowledge
 
 log = logging.getLogger("crampbot.bot")
 
-EXTENSIONS = ("bot.exts.answers", "bot.exts.daily")
+EXTENSIONS = ("bot.exts.answers", "bot.exts.buttons", "bot.exts.daily")
 
 
 def point_at_discord(settings: BotSettings) -> None:
@@ -50,6 +49,7 @@ def _client_options(options: dict[str, Any], budget: RateLimiter) -> dict[str, A
         "allowed_mentions": discord.AllowedMentions.none(),
         "help_command": None,
         "http_trace": budget_trace(budget),
+        "tree_cls": CrampTree,
         **options,
     }
 
@@ -70,7 +70,6 @@ class _CrampBotMixin:
         self.answers = AnswerCache(knowledge)
         self.metrics = metrics or Metrics()
         self.metrics.gateway_probe = self.shard_states
-        self.tree.on_error = report_error  # type: ignore[attr-defined]
 
     def shard_states(self) -> list[ShardState]:
         raise NotImplementedError
@@ -79,7 +78,6 @@ class _CrampBotMixin:
         bot: Any = self
         for extension in EXTENSIONS:
             await bot.load_extension(extension)
-        bot.add_dynamic_items(*DYNAMIC_ITEMS)
 
     async def on_ready(self) -> None:
         # Start-up made many long-lived objects (content, caches, the guild cache): move them out

@@ -53,3 +53,12 @@ async def report_error(interaction: discord.Interaction[Any], error: Exception) 
         await send_now(interaction, notice(text))
     except discord.HTTPException as exc:  # the interaction may have expired meanwhile
         log.warning("could not tell the member about an error: %s", exc)
+
+
+class CrampTree(app_commands.CommandTree[Any]):
+    """discord.py's command tree, with every command error going through `report_error`."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        await report_error(interaction, error)

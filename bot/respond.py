@@ -12,6 +12,7 @@ import discord
 
 from bot.answers import Answer
 from bot.embeds import to_discord
+from bot.views import build_view
 
 log = logging.getLogger("crampbot.bot")
 
@@ -22,8 +23,6 @@ NO_MENTIONS = discord.AllowedMentions.none()
 
 
 def _message_kwargs(answer: Answer) -> dict[str, Any]:
-    from bot.components import build_view  # noqa: PLC0415 - components import this module
-
     if answer.discord_embeds is None:  # built once per answer; cached answers reuse them
         answer.discord_embeds = [to_discord(spec) for spec in answer.embeds]
     kwargs: dict[str, Any] = {"embeds": answer.discord_embeds, "allowed_mentions": NO_MENTIONS}

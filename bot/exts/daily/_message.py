@@ -8,8 +8,8 @@ from typing import Any
 import discord
 
 from bot.answers import DISCLAIMER, TIP_HEADINGS, ButtonSpec, SourceKind, sources_button
-from bot.components import build_view
 from bot.embeds import EmbedSpec, fit_message, to_discord
+from bot.views import build_view
 from knowledge.models import Tip
 
 # The footer names the day: after a long outage the poster looks for it among recent

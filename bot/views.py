@@ -1,37 +1,29 @@
 """Buttons with stable custom ids, so they keep working after the bot restarts.
 
 Each button is a `DynamicItem`: its custom id carries what it needs ("crampbot:src:topic:
-calf-cramp"), and discord.py rebuilds it from the id for any message, old or new.
+calf-cramp"), and discord.py rebuilds it from the id for any message, old or new. This module
+only says what the buttons are and how an answer's buttons become a view; what a click does is
+the `bot.exts.buttons` extension's, which registers the items and their handlers in `setup()`.
+Keeping the two apart is what lets the responders build views without importing the code that
+responds to clicks (no import cycle).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, ClassVar
 
 import discord
 
-from bot.answers import Answer, ButtonSpec, SourceKind, notice, sources_answer, tip_answer
-from bot.errors import report_error
-from bot.respond import send_answer
-from knowledge.models import TipKind
-
-if TYPE_CHECKING:
-    from bot.client import CrampBot
+from bot.answers import ButtonSpec, SourceKind
 
 SOURCES_PREFIX = "crampbot:src"
 TIP_PREFIX = "crampbot:tip"
 SOURCES_TEMPLATE = SOURCES_PREFIX + r":(?P<kind>topic|stretch|tip):(?P<key>[a-z0-9-]{2,64})"
 TIP_TEMPLATE = TIP_PREFIX + r":(?P<kind>any|stretching|hydration|massage|general)"
-STALE_NOTICE = (
-    "That button is out of date or was not made by crampbot. Run the command again for a "
-    "fresh answer."
-)
 
-
-def _bot(interaction: discord.Interaction[Any]) -> CrampBot:
-    return interaction.client  # type: ignore[no-any-return]
+ClickHandler = Callable[[discord.Interaction[Any], Any], Awaitable[None]]
 
 
 def _button(label: str, emoji: str, custom_id: str, *, primary: bool) -> discord.ui.Button[Any]:
@@ -39,7 +31,19 @@ def _button(label: str, emoji: str, custom_id: str, *, primary: bool) -> discord
     return discord.ui.Button(label=label, emoji=emoji, style=style, custom_id=custom_id)
 
 
+class _Clickable:
+    """A button whose click is handled by whatever the buttons extension set as `on_click`."""
+
+    on_click: ClassVar[ClickHandler | None] = None
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        handler = type(self).on_click
+        if handler is not None:
+            await handler(interaction, self)
+
+
 class SourcesButton(
+    _Clickable,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=SOURCES_TEMPLATE,
 ):
@@ -61,21 +65,9 @@ class SourcesButton(
     ) -> SourcesButton:
         return cls(SourceKind(match["kind"]), match["key"])
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        bot = _bot(interaction)
-        key = ("sources", self.kind.value, self.key)
-        await _safely(
-            interaction,
-            lambda: send_answer(
-                interaction,
-                lambda: bot.answers.get(
-                    key, lambda: sources_answer(bot.knowledge, self.kind, self.key)
-                ),
-            ),
-        )
-
 
 class AnotherTipButton(
+    _Clickable,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=TIP_TEMPLATE,
 ):
@@ -94,30 +86,9 @@ class AnotherTipButton(
     ) -> AnotherTipButton:
         return cls(match["kind"])
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        knowledge = _bot(interaction).knowledge
-        kind = None if self.kind == "any" else TipKind(self.kind)
-
-        async def build() -> Answer:
-            tips = await _bot(interaction).answers.tips(kind)
-            answer = await tip_answer(knowledge, kind, tips=tips)
-            answer.ephemeral = True  # a fresh answer, never a cached one
-            return answer
-
-        await _safely(interaction, lambda: send_answer(interaction, build))
-
-
-async def _safely(
-    interaction: discord.Interaction[Any], action: Callable[[], Awaitable[None]]
-) -> None:
-    """Button callbacks bypass the command tree's error handler; route failures to it."""
-    try:
-        await action()
-    except Exception as exc:
-        await report_error(interaction, exc)
-
 
 class StaleButton(
+    _Clickable,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     # Every custom id the buttons above do not take: without an answer Discord would show the
     # member "This interaction failed".
@@ -138,12 +109,6 @@ class StaleButton(
         match: re.Match[str],
     ) -> StaleButton:
         return cls(match.string)
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        async def build() -> Answer:
-            return notice(STALE_NOTICE)
-
-        await _safely(interaction, lambda: send_answer(interaction, build))
 
 
 DYNAMIC_ITEMS = (SourcesButton, AnotherTipButton, StaleButton)
