@@ -434,10 +434,33 @@ class StartIndex:
         return found
 
 
+# Words that say what comes just before them is well ("balls fine", "bladder and bowels are
+# normal"): the word before (and one joined to it by "and") is not stated as a problem.
+FINE_CUES = frozenset({"fine", "ok", "okay", "normal"})
+_LINKS = frozenset({"is", "are", "was", "were", "seem", "seems", "feel", "feels", "look", "looks"})
+
+
+def _fine_before(words: list[str], i: int) -> list[int]:
+    """Positions that a "fine" at `i` speaks of."""
+    j = i - 1
+    while j >= 0 and words[j] in _LINKS:
+        j -= 1
+    if j < 0 or words[j] == BREAK:
+        return []
+    found = [j]
+    if j >= 2 and words[j - 1] == "and" and words[j - 2] != BREAK:
+        found.append(j - 2)
+    return found
+
+
 def negated_positions(words: list[str]) -> frozenset[int]:
-    """Positions of words that fall within a negation cue's reach."""
+    """Positions of words that fall within a negation cue's reach, or that a following
+    "fine" or "normal" says are well."""
     negated: set[int] = set()
     for i, word in enumerate(words):
+        if word in FINE_CUES:
+            negated.update(_fine_before(words, i))
+            continue
         following = words[i + 1] if i + 1 < len(words) else ""
         pair_cue = (word, following) in NEGATION_PAIRS
         if not pair_cue and (word not in NEGATION_CUES or (word, following) in PSEUDO_NEGATIONS):

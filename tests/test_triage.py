@@ -155,6 +155,13 @@ REALISTIC = {
     "black-stool": ["my stools have been black like tar since i started naproxen"],
     "quinine-side-effects": ["been on quinine for months and now i have tinnitus"],
     "pelvic-infection": ["pelvic pain and a fever and discharge, is it just my period"],
+    "blocked-bowel": ["havent been able to fart or poo for days and now im vomiting, tummy cramps"],
+    "head-injury": ["kid bumped his head on the swing and now hes drowsy and been sick"],
+    "serious-burn": ["scalded my toddlers hand with hot tea and its blistering"],
+    "appendicitis": ["sharp pain in my lower right belly getting worse, is it a stitch"],
+    "bad-sunburn": ["sunburnt on holiday and now i have a fever and feel sick"],
+    "young-baby-unwell": ["our newborn has a fever and wont settle"],
+    "vomiting-dehydration": ["been throwing up since yesterday and have barely peed"],
     "heart-rhythm": ["my heart is racing and i feel dizzy and lightheaded"],
     "bleeding-on-thinners": ["on apixaban and my thigh has a huge bruise after a knock"],
     "child-leg-pain": [
