@@ -436,7 +436,10 @@ class StartIndex:
 
 # Words that say what comes just before them is well ("balls fine", "bladder and bowels are
 # normal"): the word before (and one joined to it by "and") is not stated as a problem.
-FINE_CUES = frozenset({"fine", "ok", "okay", "normal"})
+# "ok" is left out: it is mostly a question ("is it ok to run", "swollen calf ok?"). So is a
+# "fine" that asks ("fine to stretch?", "fine for kids"), which `_fine_before` skips.
+FINE_CUES = frozenset({"fine", "normal"})
+_ASKING_AFTER = frozenset({"to", "for", "if"})
 _LINKS = frozenset({"is", "are", "was", "were", "seem", "seems", "feel", "feels", "look", "looks"})
 
 
@@ -458,10 +461,11 @@ def negated_positions(words: list[str]) -> frozenset[int]:
     "fine" or "normal" says are well."""
     negated: set[int] = set()
     for i, word in enumerate(words):
-        if word in FINE_CUES:
-            negated.update(_fine_before(words, i))
-            continue
         following = words[i + 1] if i + 1 < len(words) else ""
+        if word in FINE_CUES:
+            if following not in _ASKING_AFTER:
+                negated.update(_fine_before(words, i))
+            continue
         pair_cue = (word, following) in NEGATION_PAIRS
         if not pair_cue and (word not in NEGATION_CUES or (word, following) in PSEUDO_NEGATIONS):
             continue
