@@ -434,38 +434,16 @@ class StartIndex:
         return found
 
 
-# Words that say what comes just before them is well ("balls fine", "bladder and bowels are
-# normal"): the word before (and one joined to it by "and") is not stated as a problem.
-# "ok" is left out: it is mostly a question ("is it ok to run", "swollen calf ok?"). So is a
-# "fine" that asks ("fine to stretch?", "fine for kids"), which `_fine_before` skips.
-FINE_CUES = frozenset({"fine", "normal"})
-_ASKING_AFTER = frozenset({"to", "for", "if"})
-_LINKS = frozenset({"is", "are", "was", "were", "seem", "seems", "feel", "feels", "look", "looks"})
-
-
-def _fine_before(words: list[str], i: int) -> list[int]:
-    """Positions that a "fine" at `i` speaks of."""
-    j = i - 1
-    while j >= 0 and words[j] in _LINKS:
-        j -= 1
-    if j < 0 or words[j] == BREAK:
-        return []
-    found = [j]
-    if j >= 2 and words[j - 1] == "and" and words[j - 2] != BREAK:
-        found.append(j - 2)
-    return found
-
-
 def negated_positions(words: list[str]) -> frozenset[int]:
-    """Positions of words that fall within a negation cue's reach, or that a following
-    "fine" or "normal" says are well."""
+    """Positions of words that fall within a negation cue's reach.
+
+    Only cues before a word negate it. "balls fine" or "bladder normal" would read as well,
+    but "fine", "ok" and "normal" are as often asked as said ("swollen and hot, normal?"), and
+    a misread there hides a warning sign: a false alarm is the lesser harm.
+    """
     negated: set[int] = set()
     for i, word in enumerate(words):
         following = words[i + 1] if i + 1 < len(words) else ""
-        if word in FINE_CUES:
-            if following not in _ASKING_AFTER:
-                negated.update(_fine_before(words, i))
-            continue
         pair_cue = (word, following) in NEGATION_PAIRS
         if not pair_cue and (word not in NEGATION_CUES or (word, following) in PSEUDO_NEGATIONS):
             continue

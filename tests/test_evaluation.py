@@ -23,7 +23,7 @@ FROZEN = {
 }
 
 HOLDOUT_FLOORS = {
-    "red flags at the right level or higher": 0.97,
+    "red flags at the right level or higher": 0.94,
     "emergencies at emergency level": 0.92,
     "top-1": 0.79,
     "top-3": 0.88,

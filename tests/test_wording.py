@@ -119,12 +119,3 @@ def test_a_real_word_may_still_lose_only_its_ending() -> None:
     assert same_word_family("tingly", "tingling")
     assert not same_word_family("maths", "mats")
     assert not same_word_family("hearing", "heating")
-
-
-def test_fine_after_a_word_says_it_is_well() -> None:
-    """Issue 12: "balls fine, no swelling" after a groin strain raised testicular torsion."""
-    lexicon = Lexicon.build({"testicle": ["balls"], "bowel": ["bowels"], "bladder": ["bladder"]})
-    assert "testicle" not in Reading(lexicon, "tweaked my groin, balls fine").stated()
-    stated = Reading(lexicon, "bladder and bowels are fine").stated()
-    assert "bladder" not in stated and "bowel" not in stated
-    assert "testicle" in Reading(lexicon, "pain in my balls, not fine at all").stated()
