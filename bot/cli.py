@@ -24,6 +24,7 @@ from bot.failures import PreviewError
 from bot.logs import configure as configure_logging
 from bot.settings import BotSettings
 from knowledge.checks import SHIPPED_POLICY
+from knowledge.errors import ExpectedError
 
 if TYPE_CHECKING:
     from knowledge.api.settings import ApiSettings
@@ -386,14 +387,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Failures with a message meant for the operator; anything else is a bug and keeps its traceback.
 # Matched by name so that `kb` commands need not import the API or Discord modules.
-EXPECTED_ERRORS = frozenset({"DatabaseError", "BotError", "ApiServerError", "ExportError"})
-
-
-def _expected(exc: BaseException) -> bool:
-    kind = type(exc)
-    return kind.__name__ in EXPECTED_ERRORS and kind.__module__.startswith(("knowledge.", "bot."))
-
-
 def _bad_settings(exc: ValidationError) -> int:
     """One line per bad setting, naming it, instead of pydantic's traceback."""
     for error in exc.errors():
@@ -418,9 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_problems(exc.problems)
         print("Fix the content, then run `crampbot kb build` again.", file=sys.stderr)
         return EXIT_FAILED
-    except RuntimeError as exc:
-        if not _expected(exc):
-            raise
+    except ExpectedError as exc:
         print(f"crampbot: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except PreviewError as exc:

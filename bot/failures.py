@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from knowledge.errors import ExpectedError
 
-class BotError(RuntimeError):
+
+class BotError(ExpectedError):
     """A failure to report in one line (no token, bad token, Discord unreachable)."""
 
 

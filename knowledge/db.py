@@ -26,13 +26,15 @@ from typing import Any
 
 import aiosqlite
 
+from knowledge.errors import ExpectedError
+
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 _MIGRATION_NAME = re.compile(r"^(?P<version>\d{4})_(?P<name>[a-z0-9_]+)\.sql$")
 
 
-class DatabaseError(RuntimeError):
+class DatabaseError(ExpectedError):
     """A database problem worth a clear message (not a traceback) for the operator."""
 
 

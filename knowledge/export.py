@@ -31,6 +31,7 @@ from typing import Any, cast
 import yaml
 
 from knowledge.checks import check_content
+from knowledge.errors import ExpectedError
 from knowledge.loader import (
     RED_FLAGS_FILE,
     SCOPE_FILE,
@@ -62,7 +63,7 @@ _OTHER_BREAKS = frozenset("\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 _HEADING_LINE = re.compile(r"^##\s+\S")
 
 
-class ExportError(RuntimeError):
+class ExportError(ExpectedError):
     """The export was refused or failed; the target folder still holds what it held before."""
 
 

@@ -214,3 +214,15 @@ def test_db_backup_into_a_folder_writes_a_dated_file_there(
     (written,) = folder.iterdir()
     assert written.name.startswith("crampbot-") and written.suffix == ".db"
     assert str(written) in capsys.readouterr().out
+
+
+def test_expected_failures_share_one_base_class() -> None:
+    """Issue 14: the CLI recognised expected errors by comparing class-name strings."""
+    from bot.failures import BotError  # noqa: PLC0415
+    from knowledge.api.server import ApiServerError  # noqa: PLC0415
+    from knowledge.db import DatabaseError  # noqa: PLC0415
+    from knowledge.errors import ExpectedError  # noqa: PLC0415
+    from knowledge.export import ExportError  # noqa: PLC0415
+
+    for kind in (BotError, ApiServerError, DatabaseError, ExportError):
+        assert issubclass(kind, ExpectedError), kind

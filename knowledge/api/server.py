@@ -28,6 +28,7 @@ from knowledge.api.connections import (
     guarded_protocol,
 )
 from knowledge.api.settings import ApiSettings
+from knowledge.errors import ExpectedError
 from knowledge.metrics import Metrics
 from knowledge.runtime import Knowledge
 
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 GRACEFUL_SECONDS = 5
 
 
-class ApiServerError(RuntimeError):
+class ApiServerError(ExpectedError):
     """The API could not start (most often: the address is taken)."""
 
 

@@ -1,0 +1,13 @@
+"""The one base class of failures that are expected and told to the user in one line.
+
+A missing database, a port already taken, an export folder that cannot be written: the
+command line prints the message and exits, with no traceback. Anything else is a bug and keeps
+its traceback. One base class, imported by the modules that raise these, lets the CLI catch
+them without naming their classes or importing their (sometimes heavy) modules.
+"""
+
+from __future__ import annotations
+
+
+class ExpectedError(RuntimeError):
+    """A failure whose message is meant for the user as it stands."""
