@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import discord
-
 from bot.answers import DISCLAIMER, TIP_HEADINGS, ButtonSpec, SourceKind, sources_button
 from bot.embeds import EmbedSpec, fit_message, to_discord
+from bot.respond import NO_MENTIONS
 from bot.views import build_view
 from knowledge.models import Tip
 
@@ -40,7 +39,7 @@ def send_kwargs(embeds: list[EmbedSpec], buttons: list[ButtonSpec]) -> dict[str,
     """discord.py `send` arguments for a daily post: embeds, buttons, and no mentions."""
     kwargs: dict[str, Any] = {
         "embeds": [to_discord(spec) for spec in embeds],
-        "allowed_mentions": discord.AllowedMentions.none(),
+        "allowed_mentions": NO_MENTIONS,
     }
     view = build_view(buttons)
     if view is not None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import discord
@@ -24,7 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("crampbot.daily")
 
-NO_MENTIONS = discord.AllowedMentions.none()
 # Codes that mean "this channel will not work until an admin acts": pause, do not retry.
 CHANNEL_GONE = {10003, 10004}  # unknown channel, unknown guild
 NO_ACCESS = {50001, 50013}  # missing access, missing permissions
@@ -43,10 +41,6 @@ class DeliveryCounters:
         self.failed = 0
         self.paused = 0
         self.retried = 0
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Poster:
@@ -100,7 +94,7 @@ class Poster:
         if not tips:
             await self.store.mark_failed(delivery, "its tips no longer exist")
             return
-        if delivery.attempts and delivery.nonce_may_have_lapsed(_utcnow()):
+        if delivery.attempts and delivery.nonce_may_have_lapsed(self.store.clock()):
             # Resumed long after an attempt: Discord may have forgotten the nonce.
             if not self._can_read_history(delivery.channel_id):
                 # Without Read Message History the history reads as empty, so "not found"
@@ -181,7 +175,7 @@ class Poster:
             return False
         retry_after = _retry_after(exc)
         delay = retry_delay(delivery.attempts, retry_after)
-        if _utcnow().timestamp() + delay >= delivery.deadline_utc.timestamp():
+        if self.store.clock().timestamp() + delay >= delivery.deadline_utc.timestamp():
             await self.store.mark_failed(
                 delivery, f"gave up after {delivery.attempts} attempts: {exc}"
             )

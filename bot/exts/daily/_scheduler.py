@@ -11,12 +11,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import discord
 
-from bot.exts.daily._poster import NO_MENTIONS, Poster
+from bot.exts.daily._poster import Poster
+from bot.respond import NO_MENTIONS
 from knowledge.daily import ClaimOutcome, DailyStore, Shard, Subscription
 
 if TYPE_CHECKING:
@@ -28,10 +28,6 @@ TICK_LIMIT = 500
 MAX_SLEEP = 60.0
 STOP_GRACE = 5.0
 PRUNE_EVERY = 24 * 3600.0
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Scheduler:
@@ -91,7 +87,7 @@ class Scheduler:
 
     async def tick(self) -> int:
         """Claim every due subscription and start its delivery; returns how many were due."""
-        results = await self.store.claim_due(_utcnow(), limit=TICK_LIMIT, shard=self.shard)
+        results = await self.store.claim_due(self.store.clock(), limit=TICK_LIMIT, shard=self.shard)
         for result in results:
             if result.outcome is ClaimOutcome.CLAIMED and result.delivery is not None:
                 self._spawn(result.delivery)
@@ -132,7 +128,7 @@ class Scheduler:
             self._spawn(delivery)
 
     async def _sleep(self) -> None:
-        now = _utcnow()
+        now = self.store.clock()
         wake_times = [
             t
             for t in (
