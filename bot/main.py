@@ -119,6 +119,14 @@ async def run_bot(
         await asyncio.wait({connection, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if stop.is_set():
             log.info("shutting down: closing the Discord connection")
+        budget = bot.request_budget
+        log.info(
+            "request budget: %d requests sent, at most %d in any one second (limit %.0f + %d)",
+            budget.acquired,
+            budget.busiest_second,
+            budget.rate,
+            budget.burst,
+        )
         await bot.close()
         stopping.cancel()
         if connection.done() and not connection.cancelled() and connection.exception():

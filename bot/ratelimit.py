@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from types import SimpleNamespace
 
 import aiohttp
@@ -39,6 +40,10 @@ class RateLimiter:
         self.rate = rate
         self.burst = burst
         self.acquired = 0
+        # The most tokens given out within any one second, as this process saw it (for the
+        # shutdown log line, so a rate limit met anyway can be told from our own pacing).
+        self.busiest_second = 0
+        self._recent: deque[float] = deque()
         self._tokens = float(self.burst)
         self._stamp = time.monotonic()
         self._lock = asyncio.Lock()
@@ -57,6 +62,10 @@ class RateLimiter:
                 if self._tokens >= 1:
                     self._tokens -= 1
                     self.acquired += 1
+                    self._recent.append(now)
+                    while now - self._recent[0] >= 1.0:
+                        self._recent.popleft()
+                    self.busiest_second = max(self.busiest_second, len(self._recent))
                     return
                 await asyncio.sleep((1 - self._tokens) / self.rate)
 

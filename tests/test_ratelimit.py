@@ -72,3 +72,10 @@ async def test_the_trace_makes_every_counted_request_wait_for_a_token() -> None:
 
 def test_the_default_budget_leaves_headroom_under_discords_limit() -> None:
     assert RateLimiter().peak_per_second < DISCORD_GLOBAL_LIMIT - 2
+
+
+async def test_the_busiest_second_is_counted() -> None:
+    limiter = RateLimiter(rate=1000.0, burst=5)
+    for _ in range(12):
+        await limiter.acquire()
+    assert limiter.busiest_second == 12

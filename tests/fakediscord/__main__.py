@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import random
 import signal
@@ -122,6 +123,10 @@ def build(args: argparse.Namespace) -> FakeDiscord:
 async def serve(args: argparse.Namespace) -> int:
     fake = build(args)
     await fake.start(port=args.port)
+    # The world built so far lives until the end: keep the collector from walking it again and
+    # again, so that a pause of the fake's own making is not read as the bot sending a burst.
+    gc.collect()
+    gc.freeze()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
