@@ -291,9 +291,19 @@ def with_tip(answer: Answer, tips: list[Tip], rng: random.Random | None = None) 
     return Answer.fitted([*answer.embeds, tip_embed(tip)], list(answer.buttons))
 
 
-async def hydrate_answer(knowledge: Knowledge, rng: random.Random | None = None) -> Answer:
-    guidance = await hydration_guidance(knowledge)
-    return with_tip(guidance, await knowledge.store.tips(TipKind.HYDRATION), rng)
+def hydrate_answer(guidance: Answer, tips: list[Tip], rng: random.Random | None = None) -> Answer:
+    """/hydrate: the hydration guidance with one hydration tip below it.
+
+    The one way the answer is put together: the command builds it from its cached guidance, and
+    the render check builds it once per hydration tip, so no tip can make it overflow.
+    """
+    return with_tip(guidance, tips, rng)
+
+
+async def hydrate_from_store(knowledge: Knowledge, rng: random.Random | None = None) -> Answer:
+    """/hydrate built straight from the store (the preview command has no answer cache)."""
+    tips = await knowledge.store.tips(TipKind.HYDRATION)
+    return hydrate_answer(await hydration_guidance(knowledge), tips, rng)
 
 
 async def _source_link(knowledge: Knowledge, source_id: str) -> str:
@@ -454,7 +464,9 @@ async def render_every_answer(knowledge: Knowledge) -> list[RenderProblem]:
         answers.append((f"stretch {stretch.slug}", await stretch_answer(knowledge, stretch.slug)))
     for tip in await knowledge.store.tips():
         answers.append((f"tip {tip.id}", Answer.fitted([tip_embed(tip)])))
-    answers.append(("/hydrate", await hydrate_answer(knowledge, random.Random(0))))
+    guidance = await hydration_guidance(knowledge)
+    for tip in await knowledge.store.tips(TipKind.HYDRATION):
+        answers.append((f"/hydrate with tip {tip.id}", hydrate_answer(guidance, [tip])))
     for what, answer in answers:
         problems.extend(RenderProblem(what, cut) for cut in answer.fit.shortened)
     return problems

@@ -41,7 +41,7 @@ BUILDERS: dict[str, Builder] = {
     "cramp": lambda k, o: answers.cramp_answer(k, _option(o, "where", "cramp")),
     "massage": lambda k, o: answers.massage_answer(k, _option(o, "type", "massage")),
     "stretch": lambda k, o: answers.stretch_answer(k, _option(o, "muscle", "stretch")),
-    "hydrate": lambda k, o: answers.hydrate_answer(k),
+    "hydrate": lambda k, o: answers.hydrate_from_store(k),
     "tip": lambda k, o: answers.tip_answer(k, TipKind(o["kind"]) if o.get("kind") else None),
     "ask": lambda k, o: answers.ask_answer(k, _option(o, "question", "ask")),
     "about": lambda k, o: answers.about_answer(k),

@@ -113,7 +113,7 @@ class AnswersCog(commands.Cog):
             guidance = await self.cache.get(
                 ("hydrate",), lambda: answers.hydration_guidance(self.knowledge)
             )
-            return answers.with_tip(guidance, await self.cache.tips(TipKind.HYDRATION))
+            return answers.hydrate_answer(guidance, await self.cache.tips(TipKind.HYDRATION))
 
         await send_answer(interaction, build)
 
