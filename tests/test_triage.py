@@ -162,7 +162,6 @@ REALISTIC = {
     "bad-sunburn": ["sunburnt on holiday and now i have a fever and feel sick"],
     "young-baby-unwell": ["our newborn has a fever and wont settle"],
     "vomiting-dehydration": ["been throwing up since yesterday and have barely peed"],
-    "child-swollen-leg": ["my 2 year olds ankle has puffed up and she limps on it"],
     "heart-rhythm": ["my heart is racing and i feel dizzy and lightheaded"],
     "bleeding-on-thinners": ["on apixaban and my thigh has a huge bruise after a knock"],
     "child-leg-pain": [
