@@ -1,8 +1,9 @@
-"""The search lane answers plain searches before FastAPI: it must answer exactly as the route.
+"""The fast path (knowledge/api/fast_path.py) must answer exactly as the routes.
 
-Each request goes to two apps over the same store, one with the lane and one without, and the
-status, headers and body must match byte for byte; requests the lane does not take (anything
-not plainly valid) must reach the route, which owns every error message.
+It answers plain searches and already-cached GETs before FastAPI. Each request goes to two apps
+over the same store, one with the fast path and one without any of it, and the status, headers
+and body must match byte for byte; requests the fast path does not take (anything not plainly
+valid, anything not cached) must reach the route, which owns every error message.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import pytest
 from starlette.types import Scope, Send
 
 from knowledge.api import create_app
-from knowledge.api.app import ContentApi
+from knowledge.api.app import CachedBody, ContentApi
 from knowledge.api.search_lane import PlainSearch, plain_search
 from knowledge.runtime import Knowledge
-from tests.test_api import api_settings
+from tests.test_api import AUTH, api_settings, new_tip
 
 PLAIN = 11  # the first PLAIN targets are plainly valid; the rest must reach the route
 TARGETS = [
@@ -66,6 +67,7 @@ async def pair(knowledge: Knowledge, request: pytest.FixtureRequest) -> AsyncIte
 
     with_lane.search_lane = watched
     without.search_lane = None
+    without.content_cache = None  # the reference: no fast path at all
     async with (
         httpx.AsyncClient(transport=httpx.ASGITransport(app=with_lane), base_url="http://a") as a,
         httpx.AsyncClient(transport=httpx.ASGITransport(app=without), base_url="http://a") as b,
@@ -111,3 +113,94 @@ def test_only_plainly_valid_query_strings_take_the_lane() -> None:
         b"q=" + b"x" * 501,
     ]:
         assert plain_search(refused, 500, 5) is None, refused
+
+
+# Every cached read route, answered by the fast path once a route has made the body. The first
+# CACHED_ON_REPEAT targets are 200s (cached, so fast-pathed when repeated); the rest are errors or
+# uncached reads, which never enter the cache and so always reach the route.
+CACHED_ON_REPEAT = 12
+READ_TARGETS = [
+    "/v1/topics",
+    "/v1/topics?kind=cramp",
+    "/v1/topics?limit=2&offset=1",
+    "/v1/topics/{topic}",
+    "/v1/topics/{topic}?unused=1",
+    "/v1/stretches",
+    "/v1/stretches?region=calf",
+    "/v1/stretches?limit=1&offset=2",
+    "/v1/stretches/{stretch}",
+    "/v1/tips",
+    "/v1/tips?kind=hydration&limit=3",
+    "/v1/tips/{tip}",
+    # Never cached: the route answers every time.
+    "/v1/topics/no-such-topic",
+    "/v1/topics/NOT_A_SLUG",
+    "/v1/topics?limit=0",
+    "/v1/stretches/no-such-stretch",
+    "/v1/tips/no-such-tip",
+    "/v1/tips?kind=nonsense",
+    "/v1/tips/random?kind=nonsense",
+    "/v1/nothing-here",
+]
+
+
+@pytest.fixture
+def fast_sends(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths the fast path answered: only it calls `CachedBody.send` (routes respond)."""
+    sent: list[str] = []
+    original = CachedBody.send
+
+    async def watched(self: CachedBody, scope: Scope, send: Send) -> None:
+        sent.append(scope["path"])
+        await original(self, scope, send)
+
+    monkeypatch.setattr(CachedBody, "send", watched)
+    return sent
+
+
+@pytest.mark.parametrize(("position", "template"), list(enumerate(READ_TARGETS)))
+async def test_cached_reads_answer_as_the_routes(
+    pair: Pair, fast_sends: list[str], position: int, template: str
+) -> None:
+    fast, route, _ = pair
+    first_topic = (await route.get("/v1/topics?limit=1")).json()["items"][0]["slug"]
+    first_stretch = (await route.get("/v1/stretches?limit=1")).json()["items"][0]["slug"]
+    first_tip = (await route.get("/v1/tips?limit=1")).json()["items"][0]["id"]
+    target = template.format(topic=first_topic, stretch=first_stretch, tip=first_tip)
+    first = await fast.get(target)
+    same(first, await route.get(target))
+    assert fast_sends == []  # the first time, a route made the answer
+    for _ in range(2):
+        again = await fast.get(target)
+        same(again, await route.get(target))
+        same(again, first)
+        if again.status_code == 200:
+            etag = first.headers["etag"]
+            for header in [etag, f"W/{etag}", f'"other", {etag}', "*", '"stale"']:
+                sent = {"If-None-Match": header}
+                same(await fast.get(target, headers=sent), await route.get(target, headers=sent))
+            same(await fast.head(target), await route.head(target))
+    cached = position < CACHED_ON_REPEAT
+    assert (first.status_code == 200) is cached, first.text
+    assert bool(fast_sends) is cached
+    # A GET that announces a body always takes the normal path (limits apply there).
+    fast_sends.clear()
+    with_body = {"Content-Length": "2", "Content-Type": "application/json"}
+    same(
+        await fast.request("GET", target, content=b"{}", headers=with_body),
+        await route.request("GET", target, content=b"{}", headers=with_body),
+    )
+    assert fast_sends == []
+
+
+async def test_the_fast_path_sees_writes(pair: Pair, fast_sends: list[str]) -> None:
+    """A cached body is dropped when the content changes, so no stale answer is fast-pathed."""
+    fast, route, _ = pair
+    before = await fast.get("/v1/tips?kind=general")
+    assert (await fast.get("/v1/tips?kind=general")).content == before.content
+    assert fast_sends == ["/v1/tips"]
+    created = await fast.post("/v1/tips", json=new_tip(), headers=AUTH)
+    assert created.status_code == 201, created.text
+    after = await fast.get("/v1/tips?kind=general")
+    assert after.content != before.content
+    same(after, await route.get("/v1/tips?kind=general"))
