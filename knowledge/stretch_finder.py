@@ -73,6 +73,12 @@ class StretchFinder:
             )
             for stretch in stretches
         ]
+        # Each name's stems, filed under one of them: a name can only match a question that has
+        # that stem, so a question looks at a handful of names, not every name of every stretch.
+        self._bags: dict[str, list[tuple[int, frozenset[str]]]] = {}
+        for number, entry in enumerate(self._entries):
+            for bag in entry.name_bags:
+                self._bags.setdefault(min(bag), []).append((number, bag))
         phrases: dict[str, BodyRegion] = {}
         for region, words in region_words.items():
             for word in [region.label, *words]:
@@ -114,11 +120,17 @@ class StretchFinder:
         named_region = {light_stem(w) for _, region in region_words for w in region.label.split()}
         wants = bool(stems & (INTENT_STEMS | HINT_STEMS)) or not need_intent
         scored: list[tuple[Stretch, float]] = []
+        in_words = {
+            number
+            for stem in stems
+            for number, bag in self._bags.get(stem, ())
+            if bag <= stems and (len(bag) >= 3 or wants)
+        }
         for order, entry in enumerate(self._entries):
             score = 0.0
             if any(name in padded for name in entry.names):
                 score += NAMED_SCORE
-            elif any(bag <= stems and (len(bag) >= 3 or wants) for bag in entry.name_bags):
+            elif order in in_words:
                 score += NAMED_WORDS_SCORE
             if wants and entry.stretch.region in regions:
                 score += REGION_SCORE * (len(regions) - regions.index(entry.stretch.region))
