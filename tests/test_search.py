@@ -347,3 +347,18 @@ async def test_a_topic_named_outright_outweighs_another_sense(
     """Issue 12: "a stream" or "my kit" marked these as about something else entirely."""
     slugs = [r.slug for r in await knowledge.search.search(question)]
     assert slug in slugs[:3]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "how much should i be drinking during a 6 hour LAN, i always forget",
+        "kids football tournament in 30 degree sun, how do I keep them hydrated",
+    ],
+)
+async def test_drinking_at_an_event_is_a_hydration_question(
+    knowledge: Knowledge, question: str
+) -> None:
+    """Issue 12: "drinking" and "hydrated" beside a LAN or a tournament were refused."""
+    slugs = [r.slug for r in await knowledge.search.search(question)]
+    assert "hydration" in slugs[:3]
