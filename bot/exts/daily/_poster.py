@@ -101,21 +101,11 @@ class Poster:
                 # would mean nothing: a day skipped is better than a day posted twice. The
                 # permission is one the bot needs, so the channel pauses like any other lost
                 # permission and its admin is told, once.
-                await self.store.mark_failed(
+                await self._fail_and_pause(
                     delivery,
                     "not re-sent after a restart: without Read Message History I cannot check "
                     "whether the first attempt was posted",
-                )
-                await self.store.pause(delivery.subscription_id, NO_HISTORY, notify_admin=True)
-                self.counters.failed += 1
-                self.counters.paused += 1
-                self._count("failed")
-                self._count("paused")
-                self.on_paused()
-                log.warning(
-                    "daily tip for channel %s not re-sent and the channel paused: "
-                    "no Read Message History there",
-                    delivery.channel_id,
+                    NO_HISTORY,
                 )
                 return
             message_id = await self._already_posted(delivery)
@@ -151,6 +141,23 @@ class Poster:
         channel = self.bot.get_partial_messageable(delivery.channel_id)
         return await channel.send(nonce=delivery.nonce, **kwargs)
 
+    async def _fail_and_pause(self, delivery: Delivery, note: str, reason: str) -> None:
+        """End this delivery as failed and pause its channel until an admin acts; the admin is
+        told once (the scheduler sends the notice)."""
+        await self.store.mark_failed(delivery, note)
+        await self.store.pause(delivery.subscription_id, reason, notify_admin=True)
+        self.counters.failed += 1
+        self.counters.paused += 1
+        self._count("failed")
+        self._count("paused")
+        self.on_paused()
+        log.warning(
+            "paused daily tips for channel %s (subscription %s): %s",
+            delivery.channel_id,
+            delivery.subscription_id,
+            reason,
+        )
+
     async def _handle_failure(self, delivery: Delivery, exc: discord.HTTPException) -> bool:
         """Pause, give up, or wait to retry; True means try again."""
         code = getattr(exc, "code", 0)
@@ -159,19 +166,7 @@ class Poster:
             or code in CHANNEL_GONE | NO_ACCESS
         ):
             reason = _pause_reason(exc)
-            await self.store.mark_failed(delivery, reason)
-            await self.store.pause(delivery.subscription_id, reason, notify_admin=True)
-            self.counters.failed += 1
-            self.counters.paused += 1
-            self._count("failed")
-            self._count("paused")
-            self.on_paused()
-            log.warning(
-                "paused daily tips for channel %s (subscription %s): %s",
-                delivery.channel_id,
-                delivery.subscription_id,
-                reason,
-            )
+            await self._fail_and_pause(delivery, reason, reason)
             return False
         retry_after = _retry_after(exc)
         delay = retry_delay(delivery.attempts, retry_after)
