@@ -45,6 +45,12 @@ def is_english(word: str) -> bool:
     return word in english_words()
 
 
+def may_correct(word: str, candidate: str) -> bool:
+    """Whether a typo corrector may turn `word` into `candidate`: always for a word English
+    does not have, and for a real word only when the two are one word family."""
+    return not is_english(word) or same_word_family(word, candidate)
+
+
 def same_word_family(word: str, candidate: str) -> bool:
     """True when a real word and a content word differ only in their ending ("tingly" and
     "tingling", "cramped" and "cramp"): correcting one to the other keeps its meaning."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
-from knowledge.english import is_english, same_word_family
+from knowledge.english import may_correct
 from knowledge.models import Scope, SearchResult
 from knowledge.stretch_finder import StretchFinder
 from knowledge.synonyms import SynonymTable
@@ -183,7 +183,7 @@ def correct(word: str, index: QueryIndex) -> str | None:
         return None
     # A real word ("maths", "solve") is what the person meant, unless the match only changes
     # its ending ("tingly" for "tingling").
-    if is_english(word) and not same_word_family(word, match[0]):
+    if not may_correct(word, match[0]):
         return None
     return str(match[0])
 

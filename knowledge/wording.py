@@ -33,7 +33,7 @@ from typing import Any
 from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
-from knowledge.english import is_english, same_word_family
+from knowledge.english import may_correct
 from knowledge.text import normalize
 
 # Words skipped in questions and wordings alike: they never carry meaning for triage, and
@@ -294,7 +294,7 @@ class Lexicon:
                 if close and OSA.distance(word[: len(prefix)], prefix) <= 1:
                     fixed = prefix + word[len(prefix) :]
                     break
-        if fixed != word and is_english(word) and not same_word_family(word, fixed):
+        if fixed != word and not may_correct(word, fixed):
             fixed = word  # a real word ("hearing" is not "heating") is what the person meant
         if len(self._corrections) < 50_000:
             self._corrections[word] = fixed

@@ -296,11 +296,10 @@ def slot_date(due_utc: datetime, local_time: time | str, tz: ZoneInfo | str) -> 
     """
     tz = zone(tz)
     due = _require_utc(due_utc, "due_utc")
+    wanted = parse_local_time(local_time)
     own = due.astimezone(tz).date()
     day_before = own - timedelta(days=1)
-    if _slot_of(own, parse_local_time(local_time), tz) != due and (
-        _slot_of(day_before, parse_local_time(local_time), tz) == due
-    ):
+    if _slot_of(own, wanted, tz) != due and _slot_of(day_before, wanted, tz) == due:
         return day_before
     return own
 
