@@ -12,6 +12,7 @@ The pipeline, and why each step exists:
 from __future__ import annotations
 
 import asyncio
+import math
 from array import array
 from dataclasses import dataclass, field
 
@@ -147,19 +148,20 @@ def _with_stretches(
     """
     if not stretches:
         return topics[:limit]
-    head = [] if lead or not topics else topics[:1]
-    rest = topics if lead or not topics else topics[1:]
+    head = [] if lead else topics[:1]
+    rest = topics[len(head) :]
     top = rest[0].score if rest else (head[0].score - 1 if head else 0.0)
-    chosen = stretches[:MAX_STRETCHES]
+    # Below the topic that stays first, if one does, so the scores keep descending.
+    ceiling = head[0].score if head else math.inf
     picked = [
-        SearchResult(slug=s.slug, title=s.title, kind=STRETCH_RESULT, score=round(top + 2 - i, 3))
-        for i, (s, _) in enumerate(chosen)
+        SearchResult(
+            slug=s.slug,
+            title=s.title,
+            kind=STRETCH_RESULT,
+            score=round(min(top + 2 - i, ceiling - 0.001 * (i + 1)), 3),
+        )
+        for i, (s, _) in enumerate(stretches[:MAX_STRETCHES])
     ]
-    if head:  # keep the scores descending below the topic that stays first
-        picked = [
-            r.model_copy(update={"score": round(min(r.score, head[0].score - 0.001 * (i + 1)), 3)})
-            for i, r in enumerate(picked)
-        ]
     return [*head, *picked, *rest][: max(1, min(limit, MAX_RESULTS))]
 
 
