@@ -103,11 +103,11 @@ async def prepare(db: Path, guild_id: int, due_channels: list[int], total: int, 
 FORBIDDEN = 20
 
 
-def in_due_channels(stats: dict[str, object], due_ids: set[str]) -> int:
-    """Messages in the due channels (pause notices to the admin's DM are not posts)."""
+def due_channel_counts(stats: dict[str, object], due_ids: set[str]) -> dict[str, int]:
+    """Messages per due channel (pause notices to the admin's DM are not posts)."""
     per_channel = stats.get("channel_messages", {})
     assert isinstance(per_channel, dict)
-    return sum(int(n) for c, n in per_channel.items() if c in due_ids)
+    return {c: int(n) for c, n in per_channel.items() if c in due_ids}
 
 
 async def main(
@@ -150,7 +150,7 @@ async def main(
                 deadline = time.monotonic() + due / rate_limit * 3 + 120
                 while time.monotonic() < deadline:
                     stats = await fake.stats()
-                    posted = in_due_channels(stats, due_ids)
+                    posted = sum(due_channel_counts(stats, due_ids).values())
                     if posted and first is None:
                         first = time.monotonic()
                     peak = max(peak, rss_kib(bot.pid)[1])
@@ -166,7 +166,7 @@ async def main(
                 await bot.wait()
                 if log is not None:
                     log.close()
-    per_channel = {c: int(n) for c, n in stats.get("channel_messages", {}).items() if c in due_ids}
+    per_channel = due_channel_counts(stats, due_ids)
     duplicates = sum(max(0, n - 1) for n in per_channel.values())
     admin_dms = int(stats["messages"]) - sum(per_channel.values())
     seconds = (last - first) if first and last else None
