@@ -18,7 +18,7 @@ test: $(VENV)/.dev
 lint: $(VENV)/.dev
 	$(BIN)/ruff check bot knowledge tests bench
 	$(BIN)/ruff format --check bot knowledge tests bench
-	$(BIN)/mypy bot knowledge
+	$(BIN)/mypy bot knowledge tests bench
 
 check: lint test
 

@@ -19,7 +19,7 @@ from knowledge.runtime import Knowledge
 
 async def main(db: Path, port: int, search_cache: bool) -> None:
     settings = ApiSettings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         CRAMPBOT_API_HOST="127.0.0.1",
         CRAMPBOT_API_PORT=port,
         CRAMPBOT_API_SEARCH_CACHE=search_cache,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sqlite3
 import sys
 import tempfile
 import textwrap
@@ -24,7 +23,7 @@ from bot.failures import PreviewError
 from bot.logs import configure as configure_logging
 from bot.settings import BotSettings
 from knowledge.checks import SHIPPED_POLICY
-from knowledge.errors import ExpectedError
+from knowledge.errors import DatabaseError, ExpectedError
 
 if TYPE_CHECKING:
     from knowledge.api.settings import ApiSettings
@@ -417,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PreviewError as exc:
         print(f"crampbot preview: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except sqlite3.Error as exc:
+    except DatabaseError as exc:
         print(f"crampbot: database error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:

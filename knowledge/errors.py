@@ -8,6 +8,13 @@ them without naming their classes or importing their (sometimes heavy) modules.
 
 from __future__ import annotations
 
+import sqlite3
+
 
 class ExpectedError(RuntimeError):
     """A failure whose message is meant for the user as it stands."""
+
+
+# The database driver's own error base, named here so that bot/ (which never talks to the
+# database itself) can report a broken database file in one line without importing the driver.
+DatabaseError = sqlite3.Error

@@ -16,7 +16,7 @@ from tests.fakediscord import FakeDiscord, running_client
 
 def settings_for(fake: FakeDiscord, **overrides: Any) -> BotSettings:
     env = fake.env()
-    return BotSettings(  # type: ignore[call-arg]
+    return BotSettings(
         DISCORD_TOKEN=env["DISCORD_TOKEN"],
         DISCORD_API_BASE=env["DISCORD_API_BASE"],
         DISCORD_GATEWAY_URL=env["DISCORD_GATEWAY_URL"],

@@ -29,7 +29,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 def api_settings(**values: Any) -> ApiSettings:
     """Settings from the arguments only: no `.env`, and a token unless told otherwise."""
     values.setdefault("CRAMPBOT_API_TOKEN", TOKEN)
-    return ApiSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    return ApiSettings(_env_file=None, **values)
 
 
 def client_for(knowledge: Knowledge, settings: ApiSettings, **kwargs: Any) -> httpx.AsyncClient:
@@ -793,18 +793,18 @@ async def test_the_cache_is_bounded_and_drops_stale_versions(knowledge: Knowledg
 def test_settings_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("CRAMPBOT_API_HOST", "CRAMPBOT_API_PORT", "CRAMPBOT_API_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    defaults = ApiSettings(_env_file=None)  # type: ignore[call-arg]
+    defaults = ApiSettings(_env_file=None)
     assert (defaults.host, defaults.port, defaults.token) == ("127.0.0.1", 8080, None)
     assert not defaults.writes_enabled
     monkeypatch.setenv("CRAMPBOT_API_HOST", "0.0.0.0")
     monkeypatch.setenv("CRAMPBOT_API_PORT", "9090")
     monkeypatch.setenv("CRAMPBOT_API_TOKEN", "s3cret")
-    settings = ApiSettings(_env_file=None)  # type: ignore[call-arg]
+    settings = ApiSettings(_env_file=None)
     assert (settings.host, settings.port) == ("0.0.0.0", 9090)
     assert settings.token is not None and settings.token.get_secret_value() == "s3cret"
     assert "s3cret" not in repr(settings)
     monkeypatch.setenv("CRAMPBOT_API_TOKEN", "  ")
-    assert ApiSettings(_env_file=None).token is None  # type: ignore[call-arg]
+    assert ApiSettings(_env_file=None).token is None
 
 
 def test_the_page_default_never_exceeds_the_maximum() -> None:

@@ -35,7 +35,7 @@ HEAD = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 def api_settings(**values: Any) -> ApiSettings:
     values = {"CRAMPBOT_API_PORT": 0, **values}
-    return ApiSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    return ApiSettings(_env_file=None, **values)
 
 
 @pytest.fixture(params=["httptools", "h11"])
@@ -326,7 +326,7 @@ def test_the_limit_settings_default_validate_and_treat_blank_as_default(
     names = ("CRAMPBOT_API_HEADER_TIMEOUT", "CRAMPBOT_API_KEEP_ALIVE")
     for name in (*names, "CRAMPBOT_API_MAX_CONNECTIONS", "CRAMPBOT_API_PORT"):
         monkeypatch.delenv(name, raising=False)
-    defaults = ApiSettings(_env_file=None)  # type: ignore[call-arg]
+    defaults = ApiSettings(_env_file=None)
     assert (defaults.header_timeout, defaults.keep_alive, defaults.max_connections) == (
         10.0,
         5,
@@ -334,7 +334,7 @@ def test_the_limit_settings_default_validate_and_treat_blank_as_default(
     )
     for name in (*names, "CRAMPBOT_API_MAX_CONNECTIONS", "CRAMPBOT_API_PORT"):
         monkeypatch.setenv(name, "")  # `NAME=` in .env: the default
-    blank = ApiSettings(_env_file=None)  # type: ignore[call-arg]
+    blank = ApiSettings(_env_file=None)
     assert (blank.header_timeout, blank.keep_alive, blank.max_connections, blank.port) == (
         10.0,
         5,
@@ -343,7 +343,7 @@ def test_the_limit_settings_default_validate_and_treat_blank_as_default(
     )
     monkeypatch.setenv("CRAMPBOT_API_HEADER_TIMEOUT", "2.5")
     monkeypatch.setenv("CRAMPBOT_API_MAX_CONNECTIONS", "64")
-    chosen = ApiSettings(_env_file=None)  # type: ignore[call-arg]
+    chosen = ApiSettings(_env_file=None)
     assert (chosen.header_timeout, chosen.max_connections) == (2.5, 64)
     for name, value in [
         ("CRAMPBOT_API_HEADER_TIMEOUT", "0"),

@@ -19,7 +19,7 @@ TOKEN = "server-test-token"
 
 def api_settings(**values: Any) -> ApiSettings:
     values = {"CRAMPBOT_API_PORT": 0, "CRAMPBOT_API_TOKEN": TOKEN, **values}
-    return ApiSettings(_env_file=None, **values)  # type: ignore[call-arg]
+    return ApiSettings(_env_file=None, **values)
 
 
 def free_port() -> int:

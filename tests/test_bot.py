@@ -20,6 +20,7 @@ from bot.embeds import (
     MESSAGE_TOTAL_LIMIT,
     TITLE_LIMIT,
 )
+from knowledge.models import RedFlagLevel, TipKind
 from knowledge.runtime import Knowledge
 from tests.botharness import crampbot, custom_ids
 from tests.fakediscord import FakeDiscord, InteractionRecord, check_commands
@@ -190,14 +191,14 @@ async def test_ask_answers_a_stretch_request_with_the_stretch(
 
 async def test_tip_and_another_tip(fake_discord: FakeDiscord, bot: CrampBot) -> None:
     record = await fake_discord.interact(fake_discord.slash("tip", {"kind": "hydration"}))
-    assert record.embeds[0]["title"] == answers.TIP_HEADINGS[answers.TipKind.HYDRATION]
+    assert record.embeds[0]["title"] == answers.TIP_HEADINGS[TipKind.HYDRATION]
     ids = custom_ids(record.components)
     assert ids[0] == "crampbot:tip:hydration" and ids[1].startswith("crampbot:src:tip:")
     another = await fake_discord.interact(
         fake_discord.click(record.message or record.data, "crampbot:tip:hydration")
     )
     assert another.ephemeral
-    assert another.embeds[0]["title"] == answers.TIP_HEADINGS[answers.TipKind.HYDRATION]
+    assert another.embeds[0]["title"] == answers.TIP_HEADINGS[TipKind.HYDRATION]
     fake_discord.assert_valid()
 
 
@@ -208,7 +209,7 @@ async def test_hydrate_has_guidance_and_a_tip(fake_discord: FakeDiscord, bot: Cr
     assert {"What it is", "How to use it", "When to see a doctor"} <= {
         f["name"] for f in guidance["fields"]
     }
-    assert tip["title"] == answers.TIP_HEADINGS[answers.TipKind.HYDRATION]
+    assert tip["title"] == answers.TIP_HEADINGS[TipKind.HYDRATION]
     assert_within_limits(record)
 
 
@@ -217,7 +218,7 @@ async def test_ask_puts_red_flags_first(fake_discord: FakeDiscord, bot: CrampBot
         fake_discord.slash("ask", {"question": "pee is dark like cola after crossfit"})
     )
     first, second = record.embeds[:2]
-    assert first["title"] == answers.FLAG_HEADINGS[answers.RedFlagLevel.EMERGENCY]
+    assert first["title"] == answers.FLAG_HEADINGS[RedFlagLevel.EMERGENCY]
     assert first["fields"][0]["name"].startswith("Possible rhabdomyolysis")
     assert "Source: [" in first["fields"][0]["value"]
     assert second["title"] == "When to see a doctor about cramps"

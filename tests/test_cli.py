@@ -20,7 +20,9 @@ from tests.seedfactory import write_seeds
 CRAMPBOT = Path(sys.executable).with_name("crampbot")
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(CRAMPBOT), *args],
         capture_output=True,

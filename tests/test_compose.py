@@ -50,8 +50,8 @@ def test_a_copied_env_example_keeps_the_container_paths(
         monkeypatch.delenv(name, raising=False)
     for name, value in container_env(service).items():
         monkeypatch.setenv(name, value)
-    api = ApiSettings(_env_file=None)  # type: ignore[call-arg]
-    bot = BotSettings(_env_file=None)  # type: ignore[call-arg]
+    api = ApiSettings(_env_file=None)
+    bot = BotSettings(_env_file=None)
     assert api.host == "0.0.0.0" and api.port == 8080  # reachable through the published port
     assert str(bot.db) == "/data/crampbot.db"  # on the volume
     assert str(bot.seeds) == "/app/seeds"  # where the image copies them

@@ -38,8 +38,8 @@ def test_every_setting_is_documented_with_its_default() -> None:
 def test_the_example_works_as_a_dot_env_file(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text(EXAMPLE.read_text())
-    settings = BotSettings(_env_file=env_file)  # type: ignore[call-arg]
+    settings = BotSettings(_env_file=env_file)
     assert settings.token() is None and settings.shards() is None
     assert settings.seeds == BotSettings.model_fields["seeds"].default
-    api = ApiSettings(_env_file=env_file)  # type: ignore[call-arg]
+    api = ApiSettings(_env_file=env_file)
     assert api.port == 8080 and not api.writes_enabled

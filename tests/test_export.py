@@ -93,7 +93,7 @@ async def test_api_made_content_is_exported_and_rebuilds_to_the_same_store(
     await knowledge.store.save_topic(api_topic())
     tip = Tip(
         id="api-made-tip",
-        kind="massage",  # type: ignore[arg-type]
+        kind="massage",
         text="Line one: with a colon\nand a second line # not a comment",
         sources=["nhs-inform-leg-cramps"],
     )
@@ -177,7 +177,7 @@ def test_topic_seed_problems_name_the_section_and_why() -> None:
 # ---- any text survives the trip --------------------------------------------------------------
 
 _text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)),
+    alphabet=st.characters(exclude_categories=["Cs"]),
     min_size=1,
     max_size=60,
 )
@@ -208,14 +208,14 @@ def test_any_valid_text_reads_back_exactly(
     try:
         topic = Topic(
             slug="fuzzed",
-            kind="care",  # type: ignore[arg-type]
+            kind="care",
             title=title,
             aliases=[alias],
             summary=summary,
-            sections=[{"heading": "What it is", "body": body}],  # type: ignore[list-item]
+            sections=[{"heading": "What it is", "body": body}],
             sources=["test-source"],
         )
-        tip = Tip(id="fuzzed-tip", kind="general", text=tip_text, sources=["test-source"])  # type: ignore[arg-type]
+        tip = Tip(id="fuzzed-tip", kind="general", text=tip_text, sources=["test-source"])
     except ValidationError:
         return  # not valid content to begin with (blank after stripping, too long...)
     if topic_seed_problems(topic):

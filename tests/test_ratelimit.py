@@ -9,6 +9,7 @@ import aiohttp
 import discord
 import pytest
 import yarl
+from multidict import CIMultiDict
 
 from bot.ratelimit import DISCORD_GLOBAL_LIMIT, RateLimiter, budget_trace, counts_against_budget
 
@@ -60,10 +61,12 @@ async def test_the_trace_makes_every_counted_request_wait_for_a_token() -> None:
     trace = budget_trace(limiter)
     (hook,) = trace.on_request_start
     base = discord.http.Route.BASE
-    params = aiohttp.TraceRequestStartParams("POST", yarl.URL(base + "/channels/1/messages"), {})  # type: ignore[arg-type]
+    params = aiohttp.TraceRequestStartParams(
+        "POST", yarl.URL(base + "/channels/1/messages"), CIMultiDict()
+    )
     reply = aiohttp.TraceRequestStartParams(
-        "POST", yarl.URL(base + "/interactions/1/t/callback"), {}
-    )  # type: ignore[arg-type]
+        "POST", yarl.URL(base + "/interactions/1/t/callback"), CIMultiDict()
+    )
     for _ in range(3):
         await hook(None, None, params)  # type: ignore[arg-type]
     await hook(None, None, reply)  # type: ignore[arg-type]
