@@ -33,8 +33,9 @@ def test_lint_checks_tests_and_benchmarks_with_mypy_too() -> None:
 
 
 def test_pre_commit_accepts_the_config() -> None:
+    pre_commit = Path(sys.executable).with_name("pre-commit")
     subprocess.run(
-        [Path(sys.executable).with_name("pre-commit"), "validate-config", ".pre-commit-config.yaml"],
+        [pre_commit, "validate-config", ".pre-commit-config.yaml"],
         cwd=ROOT,
         check=True,
         capture_output=True,
