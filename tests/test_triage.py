@@ -40,6 +40,7 @@ REALISTIC = {
         "Cramp in my left arm and my chest feels tight",
         "chest pain and i'm all sweaty and clammy",
         "pain in my chest radiating to my back",
+        "i think im having a heart attack in the middle of my game",
     ],
     "cauda-equina": [
         "numbness between my legs and I can't pee",
@@ -137,6 +138,20 @@ REALISTIC = {
     "wound-infection": ["the cut on my hand is oozing pus and getting redder"],
     "cramps-with-condition": ["on dialysis and my legs cramp during sessions"],
     "lasting-pain": ["back pain for 6 weeks that isnt getting better"],
+    "severe-skin-reaction": ["started new pills and now theres a rash with sores in my mouth"],
+    "throat-swelling-danger": ["throat so bad im drooling and cant swallow anything"],
+    "broken-bone": ["grandad fell and his leg is pointing at an odd angle"],
+    "retina": ["seeing flashes of light and a bunch of new floaters in one eye"],
+    "animal-bite": ["neighbours dog bit my hand, deep puncture, stopped bleeding"],
+    "lithium-toxicity": ["on lithium and my hands have got shaky and i keep throwing up"],
+    "fluids-wont-stay-down": ["cant keep any water down since yesterday, throwing up all day"],
+    "heavy-period": ["period is soaking through pads every hour, heavy bleeding"],
+    "asthma-worse": ["asthma has been getting worse for days, using my inhaler every 2 hours"],
+    "asthma-attack": ["my inhaler isnt helping and i can barely breathe"],
+    "period-pain-severe": ["period pain so bad i miss school, ibuprofen doesnt help"],
+    "growing-lump": ["there is a lump on my shin that keeps getting bigger"],
+    "varicose-veins": ["my varicose veins ache after standing all day at work"],
+    "exertional-muscle-swelling": ["did 100 squats, now thighs swollen and i cant straighten my legs"],
     "seizure": ["my friend collapsed and was jerking all over"],
     "diabetic-ketoacidosis": ["diabetic, throwing up and breathing really fast"],
     "testicular-torsion": ["my son has sudden pain in his testicle and feels sick"],
@@ -177,6 +192,7 @@ REALISTIC = {
         "one of my calves is swollen and red",
         "my calf is warm and throbbing",
         "leg swelling on one side",
+        "clot in my calf after a nosebleed",
     ],
     "kidney-stones": [
         "back pain and blood in my urine",
@@ -204,6 +220,10 @@ REALISTIC = {
 
 ORDINARY = [
     "my calf cramps after running",
+    # A named condition in a story, a game or another part of the body is not the asker's.
+    "my sim had a heart attack in the sims 4, how do i stop it",
+    "my character died of a heart attack in the show lol",
+    "nose bled and there is a clot of blood in my nostril",
     "how do I stretch my neck",
     "charley horse",
     "what is a hot stone massage",
