@@ -151,7 +151,7 @@ REALISTIC = {
     "period-pain-severe": ["period pain so bad i miss school, ibuprofen doesnt help"],
     "growing-lump": ["there is a lump on my shin that keeps getting bigger"],
     "varicose-veins": ["my varicose veins ache after standing all day at work"],
-    "exertional-muscle-swelling": ["did 100 squats, now thighs swollen and i cant straighten my legs"],
+    "exertional-muscle-swelling": ["did 100 squats, thighs swollen, cant straighten my legs"],
     "seizure": ["my friend collapsed and was jerking all over"],
     "diabetic-ketoacidosis": ["diabetic, throwing up and breathing really fast"],
     "testicular-torsion": ["my son has sudden pain in his testicle and feels sick"],
