@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from tests.fakediscord.payloads import EPHEMERAL, JSON
 
 if TYPE_CHECKING:
-    from tests.fakediscord.server import RecordedRequest
+    from tests.fakediscord.rest import RecordedRequest
 
 #: Discord's limit for the initial response to an interaction.
 CALLBACK_DEADLINE_SECONDS = 3.0

@@ -15,6 +15,7 @@ https://discord.com/developers/docs/resources/message (embed limits).
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -328,3 +329,31 @@ def check_message(body: Mapping[str, Any] | None, where: str = "message") -> lis
         if not 1 <= len(custom_id) <= CUSTOM_ID_MAX:
             problems.append(f"{where}: custom_id {custom_id[:20]!r}... must be 1-100 characters")
     return problems
+
+
+def check_request(method: str, path: str, body: Any) -> list[str]:
+    """Discord's prose rules for one request: command definitions and message bodies.
+
+    Which rules apply follows from the method and the API path (relative to ``/api/v10``).
+    """
+    if body is None:
+        return []
+    if re.search(r"/commands(/\d+)?$", path) and method in ("PUT", "POST", "PATCH"):
+        if method == "PUT" and isinstance(body, list):
+            return check_commands(body)
+        if isinstance(body, Mapping) and method == "POST":
+            return check_command(body)
+        return []
+    if re.search(r"/callback$", path) and isinstance(body, Mapping):
+        data = body.get("data")
+        problems = check_message(data, "callback data")
+        if body.get("type") == 8 and isinstance(data, Mapping):
+            choices = data.get("choices") or []
+            if len(choices) > MAX_CHOICES:
+                problems.append(f"autocomplete: {len(choices)} choices, Discord shows 25")
+        return problems
+    if re.search(r"^/(channels/\d+/messages|webhooks/\d+/[^/]+)", path) and isinstance(
+        body, Mapping
+    ):
+        return check_message(body)
+    return []
