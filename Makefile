@@ -7,13 +7,19 @@ BIN    := $(VENV)/bin
 PYTEST_ARGS ?=
 PY_TAG := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 
-.PHONY: run test lint check lock bench clean
+.PHONY: run test test-fast lint check lock bench clean
 
 run: $(VENV)/.runtime
 	$(BIN)/crampbot run
 
+# The whole suite, on every core (pytest-xdist). `make test-fast` leaves out the tests marked
+# slow (processes killed and restarted, fan-outs paced at Discord's rate) for a quick inner loop;
+# CI runs everything.
 test: $(VENV)/.dev
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.dev
+	$(BIN)/pytest -n auto -m "not slow" $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check bot knowledge tests bench

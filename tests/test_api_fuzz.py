@@ -37,6 +37,8 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31
 from knowledge.api import ApiServer, ApiSettings
 from knowledge.runtime import Knowledge
 
+pytestmark = pytest.mark.slow  # processes or seconds-long runs; see `make test-fast`
+
 TOKEN = "fuzz-token"
 # Business rules (a source must exist, a heading must be one of eight) are not in the schema, so
 # "valid data must be accepted" cannot hold; everything else schemathesis checks must.

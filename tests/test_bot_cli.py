@@ -105,6 +105,7 @@ async def test_a_wrong_token_is_one_line(fake_discord: FakeDiscord, db_copy: Pat
     assert "Discord refused DISCORD_TOKEN" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 async def test_run_connects_and_stops_cleanly_on_sigterm(
     fake_discord: FakeDiscord, db_copy: Path
 ) -> None:

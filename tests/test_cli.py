@@ -83,6 +83,7 @@ def test_kb_check_reports_every_problem_and_fails(
     assert err.rstrip().endswith("problem(s) found.")
 
 
+@pytest.mark.slow
 def test_kb_build_then_ask_in_a_fresh_process(tmp_path: Path) -> None:
     db = tmp_path / "store.db"
     built = run_cli("kb", "build", env={"CRAMPBOT_DB": str(db)})
@@ -92,6 +93,7 @@ def test_kb_build_then_ask_in_a_fresh_process(tmp_path: Path) -> None:
     assert json.loads(asked.stdout)["results"][0]["slug"] == "calf-cramp"
 
 
+@pytest.mark.slow
 def test_run_without_a_token_builds_the_store_explains_and_serves_the_api(
     tmp_path: Path,
 ) -> None:
@@ -117,6 +119,7 @@ def test_run_without_a_token_builds_the_store_explains_and_serves_the_api(
     assert (tmp_path / "data" / "crampbot.db").exists()
 
 
+@pytest.mark.slow
 def test_api_command_reports_a_taken_port_in_one_line(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

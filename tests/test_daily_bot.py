@@ -305,6 +305,7 @@ async def test_a_dm_that_fails_for_now_is_retried_never_posted_in_public(
     assert len(fake_discord.channel_messages(dm)) == 1
 
 
+@pytest.mark.slow
 async def test_a_fan_out_with_faults_never_meets_the_global_limit(
     fake_discord: FakeDiscord, knowledge: Knowledge
 ) -> None:
@@ -357,6 +358,7 @@ async def test_preview_is_private_and_test_posts_now(
     assert message["embeds"][0]["description"] == preview.embeds[0]["description"]
 
 
+@pytest.mark.slow
 async def test_two_processes_sharing_the_database_post_each_tip_once(
     fake_discord: FakeDiscord, db_copy: Any
 ) -> None:

@@ -21,11 +21,15 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from knowledge.daily import DailyKind, DailyStore
 from knowledge.runtime import Knowledge
 from tests.fakediscord import FakeDiscord
 from tests.test_daily_bot import make_due, subscribe
 from tests.test_daily_crash import CRAMPBOT, posted
+
+pytestmark = pytest.mark.slow  # processes or seconds-long runs; see `make test-fast`
 
 pytest_plugins = ("tests.fakediscord.fixtures",)
 

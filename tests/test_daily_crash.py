@@ -9,10 +9,14 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from knowledge.daily import DailyKind
 from knowledge.runtime import Knowledge
 from tests.fakediscord import FakeDiscord
 from tests.test_daily_bot import make_due, subscribe
+
+pytestmark = pytest.mark.slow  # processes or seconds-long runs; see `make test-fast`
 
 pytest_plugins = ("tests.fakediscord.fixtures",)
 

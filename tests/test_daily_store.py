@@ -276,6 +276,7 @@ asyncio.run(main(*sys.argv[1:]))
 """
 
 
+@pytest.mark.slow
 async def test_separate_processes_claim_every_due_subscription_exactly_once(
     daily: DailyStore, db_copy: Path
 ) -> None:

@@ -400,6 +400,7 @@ def quick_exports(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(export, "_files", render_once)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 @pytest.mark.parametrize("exchange", [True, False], ids=["renameat2-exchange", "two-renames"])
 @pytest.mark.usefixtures("quick_exports")
@@ -495,6 +496,7 @@ def _crampbot(*args: str | Path, killed_in: Path | None = None) -> subprocess.Co
     )
 
 
+@pytest.mark.slow
 def test_the_cli_killed_at_the_swap_leaves_the_old_folder_and_the_next_run_cleans_up(
     tmp_path: Path,
 ) -> None:

@@ -806,6 +806,7 @@ async def test_lost_permissions_are_seen_by_discordpy_and_enforced(
     assert_clean(fake_discord)
 
 
+@pytest.mark.slow
 async def test_standalone_process_for_benchmarks() -> None:
     args = ("--port", "0", "--global-rate-limit", "50", "--guilds", "2", "--channels", "10000")
     async with await FakeDiscordProcess.start(*args) as fake:

@@ -6,12 +6,16 @@ import asyncio
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.client import CrampBot, ShardedCrampBot, make_bot
 from knowledge.daily import DailyKind, shard_of
 from knowledge.runtime import Knowledge
 from tests.botharness import settings_for
 from tests.fakediscord import FakeDiscord, running_client
 from tests.test_daily_bot import make_due, subscribe
+
+pytestmark = pytest.mark.slow  # processes or seconds-long runs; see `make test-fast`
 
 pytest_plugins = ("tests.fakediscord.fixtures",)
 
