@@ -390,7 +390,12 @@ def _bad_settings(exc: ValidationError) -> int:
     """One line per bad setting, naming it, instead of pydantic's traceback."""
     for error in exc.errors():
         name = ".".join(str(part) for part in error["loc"])
-        print(f"crampbot: setting {name}: {error['msg']}", file=sys.stderr)
+        message = error["msg"].removeprefix("Value error, ")
+        # A check across settings names them in its message and has no location of its own.
+        print(
+            f"crampbot: setting {name}: {message}" if name else f"crampbot: {message}",
+            file=sys.stderr,
+        )
     return EXIT_USAGE
 
 

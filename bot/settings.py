@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 
 from bot.ratelimit import DEFAULT_BURST, DEFAULT_RATE, DISCORD_GLOBAL_LIMIT
 from knowledge.settings import KnowledgeSettings
@@ -48,6 +48,30 @@ class BotSettings(KnowledgeSettings):
 
     # Read here only so that logging can redact it; the API has its own settings.
     api_token: SecretStr | None = Field(default=None, alias="CRAMPBOT_API_TOKEN")
+
+    @field_validator("discord_api_base")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        """A base without a scheme would fail much later, as a connection error on each call."""
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL, such as " + DEFAULT_API_BASE)
+        return value.rstrip("/")
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _ws_url(cls, value: str) -> str:
+        if not value.startswith(("ws://", "wss://")):
+            raise ValueError("must be a ws:// or wss:// URL, such as " + DEFAULT_GATEWAY_URL)
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _shard_ids_fit(self) -> BotSettings:
+        """Checked when the settings are read, so a bad list is one line at start, not a
+        traceback from the client later."""
+        if self.shard_ids and self.shard_count is None:
+            raise ValueError("CRAMPBOT_SHARD_IDS needs CRAMPBOT_SHARD_COUNT (shards in all)")
+        self.shards()
+        return self
 
     def secrets(self) -> list[str | None]:
         """Every secret value in the settings, for log redaction."""
