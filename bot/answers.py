@@ -127,6 +127,8 @@ class Answer:
     fit: FitReport = field(default_factory=lambda: FitReport(()))
     # The embeds as discord.py objects, made on first send (see bot.respond).
     discord_embeds: list[Any] | None = field(default=None, compare=False, repr=False)
+    # Its buttons as a discord.py view, made on first send of a public answer (bot.respond).
+    discord_view: Any | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def fitted(
@@ -145,6 +147,9 @@ def notice(text: str, *, title: str = "crampbot", ephemeral: bool = True) -> Ans
     return Answer.fitted(
         [EmbedSpec(title=title, description=text, colour=0x4A5568)], ephemeral=ephemeral
     )
+
+
+NO_TIPS = notice("There are no tips of that kind yet.")
 
 
 def sources_button(kind: SourceKind, key: str) -> ButtonSpec:
@@ -265,13 +270,18 @@ async def tip_answer(
     if tips is None:
         tips = await knowledge.store.tips(kind)
     if not tips:
-        return notice("There are no tips of that kind yet.")
-    tip = (rng or random).choice(tips)
+        return NO_TIPS
+    return one_tip_answer((rng or random).choice(tips), kind)
+
+
+def one_tip_answer(tip: Tip, kind: TipKind | None, *, ephemeral: bool = False) -> Answer:
+    """One tip with its buttons: a pure function of the tip, so the answer cache builds each
+    tip's answer once per content version and /tip only draws which one to send."""
     buttons = [
         ButtonSpec("tip", kind.value if kind else "any"),
         sources_button(SourceKind.TIP, tip.id),
     ]
-    return Answer.fitted([tip_embed(tip)], buttons)
+    return Answer.fitted([tip_embed(tip)], buttons, ephemeral=ephemeral)
 
 
 async def hydration_guidance(knowledge: Knowledge) -> Answer:
@@ -283,21 +293,22 @@ async def hydration_guidance(knowledge: Knowledge) -> Answer:
     return Answer.fitted([spec], [sources_button(SourceKind.TOPIC, topic.slug)])
 
 
-def with_tip(answer: Answer, tips: list[Tip], rng: random.Random | None = None) -> Answer:
-    """`answer` plus a random tip below it, as a new answer (cached answers stay untouched)."""
-    if not tips or answer.ephemeral:
-        return answer
-    tip = (rng or random).choice(tips)
-    return Answer.fitted([*answer.embeds, tip_embed(tip)], list(answer.buttons))
-
-
 def hydrate_answer(guidance: Answer, tips: list[Tip], rng: random.Random | None = None) -> Answer:
-    """/hydrate: the hydration guidance with one hydration tip below it.
+    """/hydrate: the hydration guidance with one random hydration tip below it."""
+    if not tips:
+        return guidance
+    return hydrate_with(guidance, (rng or random).choice(tips))
 
-    The one way the answer is put together: the command builds it from its cached guidance, and
+
+def hydrate_with(guidance: Answer, tip: Tip) -> Answer:
+    """/hydrate with one given tip, as a new answer (the cached guidance stays untouched).
+
+    The one way the answer is put together: the command builds (and caches) it per tip, and
     the render check builds it once per hydration tip, so no tip can make it overflow.
     """
-    return with_tip(guidance, tips, rng)
+    if guidance.ephemeral:  # the guidance is missing: its notice stands alone
+        return guidance
+    return Answer.fitted([*guidance.embeds, tip_embed(tip)], list(guidance.buttons))
 
 
 async def hydrate_from_store(knowledge: Knowledge, rng: random.Random | None = None) -> Answer:
@@ -466,7 +477,7 @@ async def render_every_answer(knowledge: Knowledge) -> list[RenderProblem]:
         answers.append((f"tip {tip.id}", Answer.fitted([tip_embed(tip)])))
     guidance = await hydration_guidance(knowledge)
     for tip in await knowledge.store.tips(TipKind.HYDRATION):
-        answers.append((f"/hydrate with tip {tip.id}", hydrate_answer(guidance, [tip])))
+        answers.append((f"/hydrate with tip {tip.id}", hydrate_with(guidance, tip)))
     for what, answer in answers:
         problems.extend(RenderProblem(what, cut) for cut in answer.fit.shortened)
     return problems
@@ -514,7 +525,32 @@ class AnswerCache:
             self._entries.popitem(last=False)
         return value
 
+    async def random_tip(
+        self, kind: TipKind | None, *, ephemeral: bool = False, rng: random.Random | None = None
+    ) -> Answer:
+        """/tip and "Another tip": a random tip's answer, built once per tip and kept."""
+        tips = await self.tips(kind)
+        if not tips:
+            return NO_TIPS
+        tip = (rng or random).choice(tips)
+        key = ("tip", kind.value if kind else "any", tip.id, "private" if ephemeral else "public")
+        return await self.get(key, lambda: _ready(one_tip_answer(tip, kind, ephemeral=ephemeral)))
+
+    async def hydrate(self, rng: random.Random | None = None) -> Answer:
+        """/hydrate: the guidance with a random hydration tip, built once per tip and kept."""
+        guidance = await self.get(("hydrate",), lambda: hydration_guidance(self.knowledge))
+        tips = await self.tips(TipKind.HYDRATION)
+        if not tips:
+            return guidance
+        tip = (rng or random).choice(tips)
+        return await self.get(("hydrate", tip.id), lambda: _ready(hydrate_with(guidance, tip)))
+
     async def tips(self, kind: TipKind | None) -> list[Tip]:
         return await self.get(
             ("tips", kind.value if kind else "any"), lambda: self.knowledge.store.tips(kind)
         )
+
+
+async def _ready(value: T) -> T:
+    """An answer already built, for the cache's `build` argument."""
+    return value

@@ -22,13 +22,22 @@ DEFER_AFTER_SECONDS = 1.5
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
-def _message_kwargs(answer: Answer) -> dict[str, Any]:
+def message_kwargs(answer: Answer) -> dict[str, Any]:
     if answer.discord_embeds is None:  # built once per answer; cached answers reuse them
         answer.discord_embeds = [to_discord(spec) for spec in answer.embeds]
     kwargs: dict[str, Any] = {"embeds": answer.discord_embeds, "allowed_mentions": NO_MENTIONS}
     if answer.content:
         kwargs["content"] = answer.content
-    view = build_view(answer.buttons)
+    if answer.ephemeral:
+        # discord.py gives a private message's view a 15-minute timeout, changing the view:
+        # a private answer gets a view of its own every time.
+        view = build_view(answer.buttons)
+    else:
+        # Every button is a DynamicItem, so discord.py keeps nothing per message for the view
+        # and one view can go out on any number of messages: it is built once per answer.
+        if answer.discord_view is None:
+            answer.discord_view = build_view(answer.buttons)
+        view = answer.discord_view
     if view is not None:
         kwargs["view"] = view
     return kwargs
@@ -71,7 +80,7 @@ async def send_answer(
 
 async def send_now(interaction: discord.Interaction[Any], answer: Answer) -> None:
     """Send a ready answer: the response if none was sent yet, else a follow-up."""
-    kwargs = _message_kwargs(answer)
+    kwargs = message_kwargs(answer)
     if interaction.response.is_done():
         await interaction.followup.send(ephemeral=answer.ephemeral, **kwargs)
     else:

@@ -109,13 +109,7 @@ class AnswersCog(commands.Cog):
     async def hydrate(self, interaction: discord.Interaction[Any]) -> None:
         """How much to drink, the signs of too little (and too much), and a hydration tip."""
 
-        async def build() -> answers.Answer:
-            guidance = await self.cache.get(
-                ("hydrate",), lambda: answers.hydration_guidance(self.knowledge)
-            )
-            return answers.hydrate_answer(guidance, await self.cache.tips(TipKind.HYDRATION))
-
-        await send_answer(interaction, build)
+        await send_answer(interaction, self.cache.hydrate)
 
     @app_commands.command(name="tip")
     @app_commands.describe(kind="Stretching, hydration or massage (any if left empty)")
@@ -127,12 +121,7 @@ class AnswersCog(commands.Cog):
     ) -> None:
         """A random tip about stretching, hydration or massage."""
         tip_kind = TipKind(kind.value) if kind else None
-
-        async def build() -> answers.Answer:
-            tips = await self.cache.tips(tip_kind)
-            return await answers.tip_answer(self.knowledge, tip_kind, tips=tips)
-
-        await send_answer(interaction, build)
+        await send_answer(interaction, lambda: self.cache.random_tip(tip_kind))
 
     @app_commands.command(name="ask")
     @app_commands.describe(question="Your question about cramps, stretching, massage or hydration")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.answers import Answer, notice, sources_answer, tip_answer
+from bot.answers import Answer, notice, sources_answer
 from bot.errors import report_error
 from bot.respond import send_answer
 from bot.views import DYNAMIC_ITEMS, AnotherTipButton, SourcesButton, StaleButton
@@ -55,16 +55,13 @@ async def show_sources(interaction: discord.Interaction[Any], button: SourcesBut
 
 
 async def another_tip(interaction: discord.Interaction[Any], button: AnotherTipButton) -> None:
-    knowledge = _bot(interaction).knowledge
+    cache = _bot(interaction).answers
     kind = None if button.kind == "any" else TipKind(button.kind)
-
-    async def build() -> Answer:
-        tips = await _bot(interaction).answers.tips(kind)
-        answer = await tip_answer(knowledge, kind, tips=tips)
-        answer.ephemeral = True  # a fresh answer, never a cached one
-        return answer
-
-    await _safely(interaction, lambda: send_answer(interaction, build))
+    # Only the member who clicked sees it: the button sits on someone else's message.
+    await _safely(
+        interaction,
+        lambda: send_answer(interaction, lambda: cache.random_tip(kind, ephemeral=True)),
+    )
 
 
 async def stale(interaction: discord.Interaction[Any], button: StaleButton) -> None:
