@@ -189,6 +189,22 @@ async def test_ask_answers_a_stretch_request_with_the_stretch(
     assert "crampbot:src:stretch:cat-cow" in custom_ids(record.components)
 
 
+async def test_a_cached_answer_keeps_working_buttons_on_every_message(
+    fake_discord: FakeDiscord, bot: CrampBot
+) -> None:
+    """A public answer's view is built once and sent on every message of that answer."""
+    first, second = [
+        await fake_discord.interact(fake_discord.slash("cramp", {"where": "calf"})) for _ in "ab"
+    ]
+    assert not first.ephemeral and custom_ids(first.components) == custom_ids(second.components)
+    for record in (second, first):
+        shown = await fake_discord.interact(
+            fake_discord.click(record.message or record.data, "crampbot:src:topic:calf-cramp")
+        )
+        assert shown.ephemeral and shown.embeds[0]["title"].startswith("Sources")
+    fake_discord.assert_valid()
+
+
 async def test_tip_and_another_tip(fake_discord: FakeDiscord, bot: CrampBot) -> None:
     record = await fake_discord.interact(fake_discord.slash("tip", {"kind": "hydration"}))
     assert record.embeds[0]["title"] == answers.TIP_HEADINGS[TipKind.HYDRATION]
