@@ -1,7 +1,7 @@
-"""What each command answers, as embeds and buttons, built from `knowledge` models.
+"""What each command answers: fetches what an answer needs, and renders it (knowledge.render).
 
-Nothing here talks to Discord: the same answers are sent by the bot, printed by `crampbot
-preview`, and rendered for every topic by `kb check` to prove they fit Discord's limits.
+Nothing here talks to Discord: the same answers are sent by the bot and printed by `crampbot
+preview`. The answers are kept per content version in `AnswerCache`.
 """
 
 from __future__ import annotations
@@ -9,82 +9,34 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from bot.embeds import EmbedSpec, FitReport, fit_message
-from knowledge.models import (
-    STRETCH_RESULT,
-    EvidenceLevel,
-    RedFlagLevel,
-    Source,
-    Stretch,
-    Tip,
-    TipKind,
-    Topic,
-    TopicKind,
+from knowledge.layout import EmbedSpec
+from knowledge.models import STRETCH_RESULT, Source, Stretch, Tip, TipKind, Topic, TopicKind
+from knowledge.render import (
+    ASK_ORDER,
+    CRAMP_ORDER,
+    DISCLAIMER,
+    FLAG_COLOURS,
+    FLAG_HEADINGS,
+    KIND_COLOURS,
+    MASSAGE_ORDER,
+    NO_TIPS,
+    OFF_TOPIC,
+    Answer,
+    SourceKind,
+    hydrate_answer,
+    hydrate_with,
+    hydration_guidance_from,
+    notice,
+    one_tip_answer,
+    sources_button,
+    stretch_answer_from,
+    stretch_embed,
+    topic_answer_from,
+    topic_embed,
 )
 from knowledge.runtime import Knowledge
-
-DISCLAIMER = (
-    "General information, not medical advice. If a cramp is severe, keeps coming back or "
-    "worries you, talk to a doctor."
-)
-OFF_TOPIC = (
-    "I can only help with cramps, stretching, massage and hydration. Try asking about a cramp "
-    "(where and when it happens), a stretch, a kind of massage, or how much to drink."
-)
-
-KIND_COLOURS = {
-    TopicKind.CRAMP: 0x2B6CB0,
-    TopicKind.CAUSE: 0x6B46C1,
-    TopicKind.MASSAGE: 0xB7791F,
-    TopicKind.CARE: 0x2F855A,
-    TopicKind.SIGNPOST: 0x718096,
-}
-FLAG_COLOURS = {
-    RedFlagLevel.EMERGENCY: 0xC53030,
-    RedFlagLevel.URGENT: 0xDD6B20,
-    RedFlagLevel.GP: 0xD69E2E,
-}
-FLAG_HEADINGS = {
-    RedFlagLevel.EMERGENCY: "\U0001f6a8 Get emergency help now",
-    RedFlagLevel.URGENT: "\u26a0\ufe0f Get seen today",
-    RedFlagLevel.GP: "\U0001fa7a Worth a check with your doctor",
-}
-EVIDENCE_LABELS = {
-    EvidenceLevel.STRONG: "strong",
-    EvidenceLevel.MODERATE: "moderate",
-    EvidenceLevel.LIMITED: "limited",
-    EvidenceLevel.MIXED: "mixed",
-    EvidenceLevel.NONE: "no good evidence yet",
-}
-TIP_HEADINGS = {
-    TipKind.STRETCHING: "\U0001f9d8 Stretching tip",
-    TipKind.HYDRATION: "\U0001f4a7 Hydration tip",
-    TipKind.MASSAGE: "\U0001f450 Massage tip",
-    TipKind.GENERAL: "\U0001f4a1 Tip",
-}
-
-# The order each command shows a topic's sections in.
-CRAMP_ORDER = ("What to do now", "Why it happens", "How to prevent it", "When to see a doctor")
-MASSAGE_ORDER = (
-    "What it is",
-    "How to use it",
-    "What the evidence says",
-    "Who should avoid it",
-    "When to see a doctor",
-)
-HYDRATE_ORDER = (
-    "What it is",
-    "How to use it",
-    "What to do now",
-    "How to prevent it",
-    "Who should avoid it",
-    "When to see a doctor",
-)
-ASK_ORDER = ("What to do now", "What it is", "When to see a doctor")
 
 # /cramp where: the choice shown to members, and the topic it opens.
 CRAMP_SITES: dict[str, str] = {
@@ -101,97 +53,12 @@ CRAMP_SITES: dict[str, str] = {
 }
 
 
-class SourceKind(StrEnum):
-    """What a Sources button cites; part of its stable custom id."""
-
-    TOPIC = "topic"
-    STRETCH = "stretch"
-    TIP = "tip"
-
-
-@dataclass(frozen=True)
-class ButtonSpec:
-    """A button to attach: `sources` (kind + key) or `tip` (another tip of `key` kind)."""
-
-    action: str
-    key: str
-    kind: SourceKind | None = None
-
-
-@dataclass
-class Answer:
-    embeds: list[EmbedSpec]
-    buttons: list[ButtonSpec] = field(default_factory=list)
-    ephemeral: bool = False
-    content: str | None = None
-    fit: FitReport = field(default_factory=lambda: FitReport(()))
-    # The embeds as discord.py objects, made on first send (see bot.respond).
-    discord_embeds: list[Any] | None = field(default=None, compare=False, repr=False)
-    # Its buttons as a discord.py view, made on first send of a public answer (bot.respond).
-    discord_view: Any | None = field(default=None, compare=False, repr=False)
-
-    @classmethod
-    def fitted(
-        cls,
-        embeds: list[EmbedSpec],
-        buttons: list[ButtonSpec] | None = None,
-        *,
-        ephemeral: bool = False,
-    ) -> Answer:
-        fitted, report = fit_message(embeds)
-        return cls(fitted, buttons or [], ephemeral, None, report)
-
-
-def notice(text: str, *, title: str = "crampbot", ephemeral: bool = True) -> Answer:
-    """A short message (not found, off-topic, errors) as a small embed."""
-    return Answer.fitted(
-        [EmbedSpec(title=title, description=text, colour=0x4A5568)], ephemeral=ephemeral
-    )
-
-
-NO_TIPS = notice("There are no tips of that kind yet.")
-
-
-def sources_button(kind: SourceKind, key: str) -> ButtonSpec:
-    return ButtonSpec("sources", key, kind)
-
-
-def _evidence_line(topic: Topic) -> str:
-    if topic.evidence is None:
-        return ""
-    label = EVIDENCE_LABELS[topic.evidence.level]
-    return f"\n\n**Evidence: {label}.** {topic.evidence.note}"
-
-
-def topic_embed(topic: Topic, order: tuple[str, ...], *, extra: str = "") -> EmbedSpec:
-    spec = EmbedSpec(
-        title=topic.title,
-        description=topic.summary + _evidence_line(topic) + extra,
-        footer=DISCLAIMER,
-        colour=KIND_COLOURS[topic.kind],
-    )
-    for heading in order:
-        section = topic.section(heading)
-        if section is not None:
-            spec.add(heading, section.body)
-    return spec
-
-
-async def _stretch_lines(knowledge: Knowledge, topic: Topic, limit: int = 4) -> str:
-    found = [await knowledge.store.stretch(slug) for slug in topic.stretches[:limit]]
-    return "\n".join(
-        f"\u2022 **{s.title}**: `/stretch muscle:{s.slug}`" for s in found if s is not None
-    )
-
-
 async def topic_answer(knowledge: Knowledge, slug: str, order: tuple[str, ...]) -> Answer | None:
     topic = await knowledge.store.topic(slug)
     if topic is None:
         return None
-    spec = topic_embed(topic, order)
-    stretches = await _stretch_lines(knowledge, topic)
-    spec.add("Stretches that help", stretches)
-    return Answer.fitted([spec], [sources_button(SourceKind.TOPIC, slug)])
+    stretches = [await knowledge.store.stretch(s) for s in topic.stretches[:4]]
+    return topic_answer_from(topic, order, stretches)
 
 
 async def cramp_answer(knowledge: Knowledge, where: str) -> Answer:
@@ -217,22 +84,6 @@ async def massage_answer(knowledge: Knowledge, kind: str) -> Answer:
     return answer or notice("That massage topic is no longer available.")
 
 
-def stretch_embed(stretch: Stretch, helps_with: list[str]) -> EmbedSpec:
-    hold = f"Hold **{stretch.hold_seconds} s**, {stretch.repetitions} time" + (
-        "s" if stretch.repetitions != 1 else ""
-    )
-    spec = EmbedSpec(
-        title=stretch.title,
-        description=f"Works: {', '.join(stretch.target_muscles)}.\n{hold}.",
-        footer=DISCLAIMER,
-        colour=KIND_COLOURS[TopicKind.CARE],
-    )
-    spec.add("Steps", "\n".join(f"{n}. {step}" for n, step in enumerate(stretch.steps, start=1)))
-    spec.add("Take care", "\n".join(f"\u2022 {caution}" for caution in stretch.cautions))
-    spec.add("Helps with", ", ".join(helps_with))
-    return spec
-
-
 async def stretch_answer(knowledge: Knowledge, muscle: str) -> Answer:
     """The stretch a member asked for: by its name, or by a muscle or body word in any case."""
     stretch = await knowledge.search.stretch_for(muscle)
@@ -246,18 +97,7 @@ async def stretch_answer(knowledge: Knowledge, muscle: str) -> Answer:
     if stretch is None:
         regions = sorted({s.region.label for s in await knowledge.store.stretches()})
         return notice(f"I don't know that stretch. Try a body part: {', '.join(regions)}.")
-    topics = await knowledge.store.topics_by_slugs(stretch.topics)
-    spec = stretch_embed(stretch, [t.title for t in topics])
-    return Answer.fitted([spec], [sources_button(SourceKind.STRETCH, stretch.slug)])
-
-
-def tip_embed(tip: Tip) -> EmbedSpec:
-    return EmbedSpec(
-        title=TIP_HEADINGS[tip.kind],
-        description=tip.text,
-        footer=DISCLAIMER,
-        colour=KIND_COLOURS[TopicKind.CARE],
-    )
+    return stretch_answer_from(stretch, await knowledge.store.topics_by_slugs(stretch.topics))
 
 
 async def tip_answer(
@@ -274,41 +114,9 @@ async def tip_answer(
     return one_tip_answer((rng or random).choice(tips), kind)
 
 
-def one_tip_answer(tip: Tip, kind: TipKind | None, *, ephemeral: bool = False) -> Answer:
-    """One tip with its buttons: a pure function of the tip, so the answer cache builds each
-    tip's answer once per content version and /tip only draws which one to send."""
-    buttons = [
-        ButtonSpec("tip", kind.value if kind else "any"),
-        sources_button(SourceKind.TIP, tip.id),
-    ]
-    return Answer.fitted([tip_embed(tip)], buttons, ephemeral=ephemeral)
-
-
 async def hydration_guidance(knowledge: Knowledge) -> Answer:
     """The fixed part of /hydrate: the hydration topic's practical sections."""
-    topic = await knowledge.store.topic("hydration")
-    if topic is None:
-        return notice("Hydration guidance is not available right now.")
-    spec = topic_embed(topic, HYDRATE_ORDER)
-    return Answer.fitted([spec], [sources_button(SourceKind.TOPIC, topic.slug)])
-
-
-def hydrate_answer(guidance: Answer, tips: list[Tip], rng: random.Random | None = None) -> Answer:
-    """/hydrate: the hydration guidance with one random hydration tip below it."""
-    if not tips:
-        return guidance
-    return hydrate_with(guidance, (rng or random).choice(tips))
-
-
-def hydrate_with(guidance: Answer, tip: Tip) -> Answer:
-    """/hydrate with one given tip, as a new answer (the cached guidance stays untouched).
-
-    The one way the answer is put together: the command builds (and caches) it per tip, and
-    the render check builds it once per hydration tip, so no tip can make it overflow.
-    """
-    if guidance.ephemeral:  # the guidance is missing: its notice stands alone
-        return guidance
-    return Answer.fitted([*guidance.embeds, tip_embed(tip)], list(guidance.buttons))
+    return hydration_guidance_from(await knowledge.store.topic("hydration"))
 
 
 async def hydrate_from_store(knowledge: Knowledge, rng: random.Random | None = None) -> Answer:
@@ -448,51 +256,6 @@ def autocomplete_names(text: str, names: dict[str, str], limit: int = 25) -> lis
         ),
     )
     return [(label[:100], key) for _, label, key in ranked[:limit]]
-
-
-@dataclass(frozen=True)
-class RenderProblem:
-    what: str
-    detail: str
-
-
-async def render_every_answer(knowledge: Knowledge) -> list[RenderProblem]:
-    """Render every topic, stretch and tip as the bot would; report anything that was cut.
-
-    Fitting never fails a message, but a cut answer hides content: `kb check` reports it so
-    the editor shortens the text instead.
-    """
-    problems: list[RenderProblem] = []
-    answers: list[tuple[str, Answer]] = []
-    for topic in await knowledge.store.topics():
-        order = MASSAGE_ORDER if topic.kind is TopicKind.MASSAGE else CRAMP_ORDER
-        answer = await topic_answer(knowledge, topic.slug, order)
-        if answer:
-            answers.append((f"topic {topic.slug}", answer))
-        ask_like = Answer.fitted([topic_embed(topic, ASK_ORDER)])
-        answers.append((f"topic {topic.slug} (as an /ask answer)", ask_like))
-    for stretch in await knowledge.store.stretches():
-        answers.append((f"stretch {stretch.slug}", await stretch_answer(knowledge, stretch.slug)))
-    for tip in await knowledge.store.tips():
-        answers.append((f"tip {tip.id}", Answer.fitted([tip_embed(tip)])))
-    guidance = await hydration_guidance(knowledge)
-    for tip in await knowledge.store.tips(TipKind.HYDRATION):
-        answers.append((f"/hydrate with tip {tip.id}", hydrate_with(guidance, tip)))
-    for what, answer in answers:
-        problems.extend(RenderProblem(what, cut) for cut in answer.fit.shortened)
-    return problems
-
-
-async def render_problems_for(item: Topic | Tip) -> list[str]:
-    """What rendering one topic or tip would cut (empty when it fits), for API writes."""
-    if isinstance(item, Tip):
-        return list(Answer.fitted([tip_embed(item)]).fit.shortened)
-    order = MASSAGE_ORDER if item.kind is TopicKind.MASSAGE else CRAMP_ORDER
-    cuts = [
-        *Answer.fitted([topic_embed(item, order)]).fit.shortened,
-        *Answer.fitted([topic_embed(item, ASK_ORDER)]).fit.shortened,
-    ]
-    return [f"does not fit a Discord embed: {cut}" for cut in dict.fromkeys(cuts)]
 
 
 T = TypeVar("T")

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import logging
 import sys
-import tempfile
 import textwrap
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -27,7 +26,6 @@ from knowledge.errors import DatabaseError, ExpectedError
 
 if TYPE_CHECKING:
     from knowledge.api.settings import ApiSettings
-from knowledge.loader import Content, load_seeds
 from knowledge.runtime import ContentError, Knowledge, check_seeds
 
 log = logging.getLogger("crampbot")
@@ -62,59 +60,12 @@ async def _with_knowledge(settings: BotSettings, job: Callable[[Knowledge], Awai
         await knowledge.close()
 
 
-async def render_problems(seeds: Path) -> list[str]:
-    """Build the seeds into a scratch store and render every answer as the bot would.
-
-    Each problem names the file (and the line of the section, where one was cut) to edit.
-    """
-    from bot.answers import render_every_answer  # noqa: PLC0415 - loads discord.py
-
-    content, _ = load_seeds(seeds)
-
-    quiet = logging.getLogger("knowledge")
-    level = quiet.level
-    quiet.setLevel(logging.WARNING)  # the scratch build is an implementation detail
-    with tempfile.TemporaryDirectory(prefix="crampbot-check-") as folder:
-        knowledge = await Knowledge.open(Path(folder) / "check.db")
-        try:
-            await knowledge.build(seeds)
-            found = await render_every_answer(knowledge)
-        finally:
-            await knowledge.close()
-            quiet.setLevel(level)
-    return [
-        f"{_render_where(content, p.what, p.detail)}: does not fit a Discord embed ({p.detail})"
-        for p in found
-    ]
-
-
-def _render_where(content: Content, what: str, detail: str) -> str:
-    """Where to fix a render problem: "seeds/topics/x.md:41 (topic x)" for "topic x ..."."""
-    kind, _, rest = what.partition(" ")
-    key = rest.split(" ", 1)[0]
-    file, line = content.locations.get((kind, key), ("", None))
-    if not file:
-        return what
-    for (slug, heading), heading_line in content.section_lines.items():
-        if slug == key and repr(heading) in detail:
-            line = heading_line
-    return f"{file}:{line} ({what})" if line else f"{file} ({what})"
-
-
 def content_problems(args: argparse.Namespace, settings: BotSettings) -> list[object]:
-    """What `kb check` refuses: per-item, cross-file and coverage problems, else render problems.
+    """What `kb check` refuses (knowledge.runtime.check_seeds, render step included).
 
     `kb build` calls the same function, so the two can never disagree.
     """
-    problems: list[object] = list(
-        check_seeds(settings.seeds, None if args.no_coverage else SHIPPED_POLICY)
-    )
-    if not problems:
-        try:
-            problems.extend(asyncio.run(render_problems(settings.seeds)))
-        except ContentError as exc:
-            problems.extend(exc.problems)
-    return problems
+    return list(check_seeds(settings.seeds, None if args.no_coverage else SHIPPED_POLICY))
 
 
 def cmd_kb_check(args: argparse.Namespace) -> int:
@@ -130,8 +81,8 @@ def cmd_kb_check(args: argparse.Namespace) -> int:
 def cmd_kb_build(args: argparse.Namespace) -> int:
     """Load the seeds into the store, refusing exactly what `kb check` refuses.
 
-    The render check (every answer fits Discord's limits) lives in bot/, so it cannot run
-    inside `Knowledge.build`; `content_problems` runs it here with the other checks first.
+    The checks (coverage and the render step included) run first, on one load of the seeds;
+    `Knowledge.build` then loads them again into the store.
     """
     settings = _settings(args)
     problems = content_problems(args, settings)

@@ -9,8 +9,8 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.answers import notice
 from bot.respond import send_now
+from knowledge.render import notice
 
 log = logging.getLogger("crampbot.bot")
 

@@ -13,14 +13,12 @@ from urllib.parse import urlencode
 
 import discord
 
-from bot import answers
 from bot.client import CrampBot, ShardedCrampBot, make_bot, point_at_discord
 from bot.failures import BotError
 from bot.settings import BotSettings
 from knowledge.api.server import serve_api
 from knowledge.api.settings import ApiSettings
 from knowledge.metrics import Metrics
-from knowledge.models import Tip, Topic
 from knowledge.runtime import Knowledge
 
 log = logging.getLogger("crampbot.bot")
@@ -135,11 +133,6 @@ async def run_bot(
             await connection
 
 
-async def render_check(item: Topic | Tip) -> list[str]:
-    """The bot's embed rule for content written through the API: nothing may be cut."""
-    return await answers.render_problems_for(item)
-
-
 @contextlib.contextmanager
 def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
     """SIGTERM and Ctrl-C set `stop`, so every part of crampbot can close cleanly."""
@@ -176,7 +169,6 @@ async def serve(
                     knowledge,
                     api_settings,
                     ready=api_ready,
-                    extra_check=render_check,
                     metrics=metrics,
                 ),
                 name="api",

@@ -6,10 +6,10 @@ import re
 from collections.abc import Awaitable, Callable
 
 from bot import answers
-from bot.answers import Answer
-from bot.embeds import to_text
 from bot.failures import PreviewError
+from knowledge.layout import to_text
 from knowledge.models import TipKind
+from knowledge.render import Answer
 from knowledge.runtime import Knowledge
 
 _OPTION = re.compile(r"(?:^|\s)([a-z_]+):")

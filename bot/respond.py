@@ -10,9 +10,9 @@ from typing import Any
 
 import discord
 
-from bot.answers import Answer
 from bot.embeds import to_discord
 from bot.views import build_view
+from knowledge.render import Answer
 
 log = logging.getLogger("crampbot.bot")
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import discord
 
-from bot.answers import ButtonSpec, SourceKind
+from knowledge.render import ButtonSpec, SourceKind
 
 SOURCES_PREFIX = "crampbot:src"
 TIP_PREFIX = "crampbot:tip"

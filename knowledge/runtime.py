@@ -9,6 +9,7 @@ from pathlib import Path
 from knowledge.checks import CoveragePolicy, check_content
 from knowledge.db import Database
 from knowledge.loader import Problem, load_seeds
+from knowledge.render import content_render_problems
 from knowledge.search import SearchEngine
 from knowledge.store import BuildReport, KnowledgeStore, VersionWatch
 
@@ -24,14 +25,19 @@ class ContentError(RuntimeError):
 
 
 def check_seeds(seeds: Path, policy: CoveragePolicy | None = None) -> list[Problem]:
-    """Every problem in the seed files, per item and across files (and coverage, if asked).
+    """Every problem in the seed files, per item and across files (and coverage, if asked),
+    then, when there is none, every answer the bot would have to cut to fit Discord's limits.
 
-    Problems in single items come first: they are usually the cause, and what they break
-    elsewhere follows. Each group is in file and line order.
+    One load of the seeds serves every check, the render step too (knowledge.render builds the
+    answers straight from the loaded models). Problems in single items come first: they are
+    usually the cause, and what they break elsewhere follows. Each group is in file and line
+    order. `kb check` and `kb build` both refuse exactly this list.
     """
     content, problems = load_seeds(seeds)
     ordered = sorted(problems, key=lambda p: (p.file, p.line or 0))
-    return [*ordered, *check_content(content, policy)]
+    found = [*ordered, *check_content(content, policy)]
+    # Rendering content that is already wrong would only repeat its problems as cut answers.
+    return found or content_render_problems(content)
 
 
 @dataclass

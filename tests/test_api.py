@@ -610,14 +610,21 @@ async def test_tokens_are_compared_in_constant_time(
     assert seen == [(b"guess", TOKEN.encode())]
 
 
-async def test_an_extra_check_can_refuse_a_write(knowledge: Knowledge) -> None:
+async def test_a_write_the_embed_rule_would_cut_is_refused(
+    knowledge: Knowledge, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API runs the bot's embed rule (knowledge.render) on every topic or tip it writes.
+
+    The content models' own limits keep every valid item within Discord's, so the rule is
+    made to find a cut here: what matters is that its finding refuses the write."""
     seen: list[Topic | Tip] = []
 
-    async def too_long_for_discord(item: Topic | Tip) -> list[str]:
+    def cut(item: Topic | Tip) -> list[str]:
         seen.append(item)
         return ["does not fit a Discord embed (text 300 > 280)"]
 
-    async with client_for(knowledge, api_settings(), extra_check=too_long_for_discord) as client:
+    monkeypatch.setattr("knowledge.api.rules.render_problems_for", cut)
+    async with client_for(knowledge, api_settings()) as client:
         error = assert_error(
             await client.post("/v1/tips", json=new_tip(), headers=AUTH), 422, "Discord"
         )

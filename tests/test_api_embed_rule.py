@@ -1,8 +1,10 @@
-"""Content written through the API must fit the bot's embeds, as `kb check` demands of seeds."""
+"""Content written through the API must fit the bot's embeds, as `kb check` demands of seeds.
+
+The API applies the bot's own embed rule (knowledge.render) itself: no check is passed in from
+bot/, so an API started without the bot refuses the same writes."""
 
 from __future__ import annotations
 
-from bot.main import render_check
 from knowledge.runtime import Knowledge
 from tests.test_api import AUTH, api_settings, client_for, new_topic
 
@@ -15,7 +17,7 @@ async def test_a_topic_the_bot_would_cut_is_refused(knowledge: Knowledge) -> Non
             {"heading": "What to do now", "body": long_body},
         ]
     )
-    async with client_for(knowledge, api_settings(), extra_check=render_check) as client:
+    async with client_for(knowledge, api_settings()) as client:
         refused = await client.post("/v1/topics", json=topic, headers=AUTH)
         # A section longer than one embed field is refused by the content model itself, the same
         # rule `kb check` and `kb build` apply to seeds.

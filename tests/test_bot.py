@@ -13,7 +13,8 @@ import pytest
 
 from bot import answers
 from bot.client import CrampBot
-from bot.embeds import (
+from knowledge import render
+from knowledge.layout import (
     DESCRIPTION_LIMIT,
     FIELD_COUNT_LIMIT,
     FIELD_VALUE_LIMIT,
@@ -91,9 +92,9 @@ async def test_cramp_gives_relief_first_with_sources(
     (embed,) = record.embeds
     assert embed["title"] == "Calf cramp"
     fields = [f["name"] for f in embed["fields"]]
-    assert fields[:4] == list(answers.CRAMP_ORDER)
+    assert fields[:4] == list(render.CRAMP_ORDER)
     assert "Stretches that help" in fields
-    assert embed["footer"]["text"] == answers.DISCLAIMER
+    assert embed["footer"]["text"] == render.DISCLAIMER
     assert custom_ids(record.components) == ["crampbot:src:topic:calf-cramp"]
     assert_within_limits(record)
 
@@ -207,14 +208,14 @@ async def test_a_cached_answer_keeps_working_buttons_on_every_message(
 
 async def test_tip_and_another_tip(fake_discord: FakeDiscord, bot: CrampBot) -> None:
     record = await fake_discord.interact(fake_discord.slash("tip", {"kind": "hydration"}))
-    assert record.embeds[0]["title"] == answers.TIP_HEADINGS[TipKind.HYDRATION]
+    assert record.embeds[0]["title"] == render.TIP_HEADINGS[TipKind.HYDRATION]
     ids = custom_ids(record.components)
     assert ids[0] == "crampbot:tip:hydration" and ids[1].startswith("crampbot:src:tip:")
     another = await fake_discord.interact(
         fake_discord.click(record.message or record.data, "crampbot:tip:hydration")
     )
     assert another.ephemeral
-    assert another.embeds[0]["title"] == answers.TIP_HEADINGS[TipKind.HYDRATION]
+    assert another.embeds[0]["title"] == render.TIP_HEADINGS[TipKind.HYDRATION]
     fake_discord.assert_valid()
 
 
@@ -225,7 +226,7 @@ async def test_hydrate_has_guidance_and_a_tip(fake_discord: FakeDiscord, bot: Cr
     assert {"What it is", "How to use it", "When to see a doctor"} <= {
         f["name"] for f in guidance["fields"]
     }
-    assert tip["title"] == answers.TIP_HEADINGS[TipKind.HYDRATION]
+    assert tip["title"] == render.TIP_HEADINGS[TipKind.HYDRATION]
     assert_within_limits(record)
 
 
@@ -234,7 +235,7 @@ async def test_ask_puts_red_flags_first(fake_discord: FakeDiscord, bot: CrampBot
         fake_discord.slash("ask", {"question": "pee is dark like cola after crossfit"})
     )
     first, second = record.embeds[:2]
-    assert first["title"] == answers.FLAG_HEADINGS[RedFlagLevel.EMERGENCY]
+    assert first["title"] == render.FLAG_HEADINGS[RedFlagLevel.EMERGENCY]
     assert first["fields"][0]["name"].startswith("Possible rhabdomyolysis")
     assert "Source: [" in first["fields"][0]["value"]
     assert second["title"] == "When to see a doctor about cramps"
@@ -291,7 +292,7 @@ async def test_a_failing_command_tells_the_member_and_logs(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def broken(*_: object) -> answers.Answer:
+    async def broken(*_: object) -> render.Answer:
         raise RuntimeError("database on fire")
 
     monkeypatch.setattr(answers, "cramp_answer", broken)
@@ -360,7 +361,7 @@ async def test_a_slow_answer_is_deferred_then_followed_up(
 ) -> None:
     real = answers.cramp_answer
 
-    async def slow(*args: Any) -> answers.Answer:
+    async def slow(*args: Any) -> render.Answer:
         await asyncio.sleep(0.3)
         return await real(*args)
 
@@ -387,7 +388,7 @@ async def test_a_slow_private_answer_is_never_shown_publicly(
     """The fake applies Discord's rule: the first follow-up takes the deferral's visibility."""
     real = answers.ask_answer
 
-    async def slow(*args: Any) -> answers.Answer:
+    async def slow(*args: Any) -> render.Answer:
         await asyncio.sleep(0.3)
         return await real(*args)
 

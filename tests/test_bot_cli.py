@@ -153,5 +153,30 @@ def test_kb_check_reports_an_answer_that_would_be_cut(
     assert main(["kb", "check", "--seeds", str(seeds), "--no-coverage"]) == 1
     err = capsys.readouterr().err
     # The file to edit, and what was cut.
-    assert "seeds/stretches/wall-stretch.md:2 (stretch wall-stretch): does not fit" in err, err
+    assert "seeds/stretches/wall-stretch.md:2: stretch wall-stretch does not fit" in err, err
     assert "'Steps'" in err
+
+
+def test_kb_check_reads_the_seeds_once_and_opens_no_database(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 14: the render step used to build the seeds into a scratch database, loading and
+    checking them a second time. Now every answer is rendered from the one load."""
+    from knowledge.loader import load_seeds  # noqa: PLC0415
+    from knowledge.runtime import Knowledge  # noqa: PLC0415
+
+    loads: list[Path] = []
+    real_load = load_seeds
+
+    def counted(seeds: Path) -> object:
+        loads.append(seeds)
+        return real_load(seeds)
+
+    async def no_database(*args: object) -> None:
+        raise AssertionError("kb check opened a database")
+
+    monkeypatch.setattr("knowledge.runtime.load_seeds", counted)
+    monkeypatch.setattr(Knowledge, "open", no_database)
+    assert main(["kb", "check"]) == 0
+    assert len(loads) == 1
+    assert "every answer fits Discord's limits" in capsys.readouterr().out

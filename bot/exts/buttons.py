@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.answers import Answer, notice, sources_answer
+from bot.answers import sources_answer
 from bot.errors import report_error
 from bot.respond import send_answer
 from bot.views import DYNAMIC_ITEMS, AnotherTipButton, SourcesButton, StaleButton
 from knowledge.models import TipKind
+from knowledge.render import Answer, notice
 
 if TYPE_CHECKING:
     from bot.client import CrampBot

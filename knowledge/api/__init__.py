@@ -3,7 +3,7 @@
 Importing this package starts nothing; `create_app` builds an app, `serve_api` serves one.
 """
 
-from knowledge.api.app import ExtraCheck, create_app
+from knowledge.api.app import create_app
 from knowledge.api.server import ApiServer, ApiServerError, serve_api
 from knowledge.api.settings import ApiSettings
 
@@ -11,7 +11,6 @@ __all__ = [
     "ApiServer",
     "ApiServerError",
     "ApiSettings",
-    "ExtraCheck",
     "create_app",
     "serve_api",
 ]

@@ -32,7 +32,7 @@ from knowledge.api.fast_path import ContentApi
 from knowledge.api.openapi import APP_INFO, version
 from knowledge.api.params import MAX_OFFSET
 from knowledge.api.routes import docs, health, search, stretches, tips, topics
-from knowledge.api.rules import RESERVED_TIP_IDS, ContentRules, ExtraCheck
+from knowledge.api.rules import RESERVED_TIP_IDS, ContentRules
 from knowledge.api.settings import ApiSettings
 from knowledge.api.write_gate import WriteGate
 from knowledge.metrics import Metrics
@@ -45,7 +45,6 @@ __all__ = [
     "CachedBody",
     "ContentApi",
     "ContentCache",
-    "ExtraCheck",
     "create_app",
     "etag_matches",
 ]
@@ -55,19 +54,14 @@ def create_app(
     knowledge: Knowledge,
     settings: ApiSettings,
     *,
-    extra_check: ExtraCheck | None = None,
     metrics: Metrics | None = None,
 ) -> FastAPI:
-    """The API over `knowledge`, configured by `settings`. Builds; starts nothing.
-
-    `extra_check`, when given, runs last on every topic or tip about to be written; its problems
-    refuse the write with a 422 like any other rule.
-    """
+    """The API over `knowledge`, configured by `settings`. Builds; starts nothing."""
     ctx = ApiContext(
         knowledge=knowledge,
         settings=settings,
         cache=ContentCache(knowledge.watch),
-        rules=ContentRules(knowledge.store, extra_check),
+        rules=ContentRules(knowledge.store),
         write_lock=asyncio.Lock(),
         read_cache_control=f"public, max-age={settings.cache_max_age}",
         metrics=metrics or Metrics(),

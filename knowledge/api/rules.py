@@ -7,7 +7,7 @@ refusal is an `ApiError` whose details point into the request body.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 from rapidfuzz import fuzz
 
@@ -21,15 +21,12 @@ from knowledge.checks import (
 from knowledge.export import topic_seed_problems
 from knowledge.loader import Content, Problem
 from knowledge.models import Origin, Tip, Topic
+from knowledge.render import render_problems_for
 from knowledge.store import KnowledgeStore
 
 RESERVED_TIP_IDS = frozenset({"random"})  # GET /v1/tips/random would hide such a tip
 _REQUEST = "(request)"  # the location `kb check` problems about the request's item carry
 _RULE_FIELDS = frozenset({"related", "stretches", "sources", "topics"})
-
-# Optional extra rules for writes (e.g. the bot's "fits a Discord embed" check, which lives in
-# bot/ because it needs discord.py): given the item about to be saved, the problems, if any.
-ExtraCheck = Callable[[Topic | Tip], Awaitable[Sequence[str]]]
 
 
 def _rule_details(problems: Sequence[Problem | str]) -> list[ErrorDetail]:
@@ -90,15 +87,16 @@ def refuse_seed(kind: str, key: str, origin: Origin, path: str) -> None:
 class ContentRules:
     """The checks a write must pass: the same functions `crampbot kb check` runs."""
 
-    def __init__(self, store: KnowledgeStore, extra_check: ExtraCheck | None) -> None:
+    def __init__(self, store: KnowledgeStore) -> None:
         self.store = store
-        self.extra_check = extra_check
 
     async def _topics(self) -> list[Topic]:
         return await self.store.topics(limit=max(await self.store.count_topics(), 1))
 
-    async def _extra(self, item: Topic | Tip) -> list[ErrorDetail]:
-        return _rule_details(list(await self.extra_check(item))) if self.extra_check else []
+    @staticmethod
+    def _fits(item: Topic | Tip) -> list[ErrorDetail]:
+        """The bot's own embed rule (knowledge.render): nothing written may be cut when shown."""
+        return _rule_details(render_problems_for(item))
 
     async def check_topic(self, topic: Topic) -> None:
         details = [
@@ -114,7 +112,7 @@ class ContentRules:
         problems = [*check_references(content), *check_stretch_coverage(content)]
         details += _rule_details([p for p in problems if p.file == _REQUEST])
         if not details:
-            details = await self._extra(topic)
+            details = self._fits(topic)
         refuse(details)
 
     async def check_tip(self, tip: Tip) -> None:
@@ -146,7 +144,7 @@ class ContentRules:
                     )
                 )
         if not details:
-            details = await self._extra(tip)
+            details = self._fits(tip)
         refuse(details)
 
     async def topic_referrers(self, slug: str) -> list[str]:

@@ -19,7 +19,7 @@ import socket
 
 import uvicorn
 
-from knowledge.api.app import ExtraCheck, create_app
+from knowledge.api.app import create_app
 from knowledge.api.connections import (
     ConnectionBudget,
     ConnectionGuard,
@@ -62,7 +62,6 @@ def _bind(host: str, port: int) -> socket.socket:
 def uvicorn_config(
     knowledge: Knowledge,
     settings: ApiSettings,
-    extra_check: ExtraCheck | None = None,
     metrics: Metrics | None = None,
     *,
     guard: ConnectionGuard | None = None,
@@ -75,7 +74,7 @@ def uvicorn_config(
     if guard is None:
         guard = ConnectionGuard(budget.max_connections, settings.header_timeout)
     return uvicorn.Config(
-        create_app(knowledge, settings, extra_check=extra_check, metrics=metrics),
+        create_app(knowledge, settings, metrics=metrics),
         host=settings.host,
         port=settings.port,
         # httptools when it is installed (about twice h11's speed), else h11, as "auto" would
@@ -110,14 +109,13 @@ class ApiServer:
         knowledge: Knowledge,
         settings: ApiSettings,
         *,
-        extra_check: ExtraCheck | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.budget = connection_budget(settings.max_connections, descriptor_limit())
         self.guard = ConnectionGuard(self.budget.max_connections, settings.header_timeout)
         self.config = uvicorn_config(
-            knowledge, settings, extra_check, metrics, guard=self.guard, budget=self.budget
+            knowledge, settings, metrics, guard=self.guard, budget=self.budget
         )
         self.server = uvicorn.Server(self.config)
         self.port: int | None = None
@@ -191,16 +189,14 @@ async def serve_api(
     settings: ApiSettings,
     *,
     ready: asyncio.Event | None = None,
-    extra_check: ExtraCheck | None = None,
     metrics: Metrics | None = None,
 ) -> None:
     """Serve the content API on settings.host:settings.port in the current event loop.
 
     Sets `ready` once the socket accepts connections. Runs until cancelled, then shuts down
     gracefully and re-raises the cancellation. Raises ApiServerError if it cannot listen.
-    `extra_check` is passed to `create_app` (more rules for writes, e.g. from bot/).
     """
-    server = ApiServer(knowledge, settings, extra_check=extra_check, metrics=metrics)
+    server = ApiServer(knowledge, settings, metrics=metrics)
     await server.start()
     if ready is not None:
         ready.set()

@@ -10,8 +10,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.answers import Answer, ButtonSpec, notice
-from bot.embeds import EmbedSpec
 from bot.exts.daily._message import daily_message, send_kwargs
 from bot.exts.daily._poster import Poster
 from bot.exts.daily._scheduler import Scheduler
@@ -27,6 +25,8 @@ from knowledge.daily import (
     match_timezones,
     parse_local_time,
 )
+from knowledge.layout import EmbedSpec
+from knowledge.render import Answer, ButtonSpec, notice
 
 if TYPE_CHECKING:
     from bot.client import CrampBot

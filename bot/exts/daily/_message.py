@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from bot.answers import DISCLAIMER, TIP_HEADINGS, ButtonSpec, SourceKind, sources_button
-from bot.embeds import EmbedSpec, fit_message, to_discord
+from bot.embeds import to_discord
 from bot.respond import NO_MENTIONS
 from bot.views import build_view
+from knowledge.layout import EmbedSpec, fit_message
 from knowledge.models import Tip
+from knowledge.render import DISCLAIMER, TIP_HEADINGS, ButtonSpec, SourceKind, sources_button
 
 # The footer names the day: after a long outage the poster looks for it among recent
 # messages before sending again (message nonces are only remembered for a few minutes).
