@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from bot.embeds import to_discord
-from bot.respond import NO_MENTIONS
-from bot.views import build_view
+from bot.respond import message_kwargs
 from knowledge.layout import EmbedSpec, fit_message
 from knowledge.models import Tip
-from knowledge.render import DISCLAIMER, TIP_HEADINGS, ButtonSpec, SourceKind, sources_button
+from knowledge.render import (
+    DISCLAIMER,
+    TIP_HEADINGS,
+    Answer,
+    ButtonSpec,
+    SourceKind,
+    sources_button,
+)
 
 # The footer names the day: after a long outage the poster looks for it among recent
 # messages before sending again (message nonces are only remembered for a few minutes).
@@ -37,12 +42,6 @@ def daily_message(tips: list[Tip], day: date) -> tuple[list[EmbedSpec], list[But
 
 
 def send_kwargs(embeds: list[EmbedSpec], buttons: list[ButtonSpec]) -> dict[str, Any]:
-    """discord.py `send` arguments for a daily post: embeds, buttons, and no mentions."""
-    kwargs: dict[str, Any] = {
-        "embeds": [to_discord(spec) for spec in embeds],
-        "allowed_mentions": NO_MENTIONS,
-    }
-    view = build_view(buttons)
-    if view is not None:
-        kwargs["view"] = view
-    return kwargs
+    """discord.py `send` arguments for a daily post, made where every answer's are
+    (bot.respond.message_kwargs): embeds, buttons, and no mentions."""
+    return message_kwargs(Answer(embeds, buttons))
