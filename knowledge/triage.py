@@ -9,6 +9,7 @@ into terms, with typos corrected and negations ("no chest pain") taken into acco
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -23,12 +24,17 @@ class _Compiled:
     needed: tuple[frozenset[str], ...]  # per clause, the terms that must be stated
 
     def fires(self, reading: Reading) -> bool:
-        # A set test rules out most clauses before any wording is matched.
         return any(
-            needed <= reading.possible
-            and all(reading.states(term) is wanted for term, wanted in clause)
+            _holds(clause, needed, reading)
             for clause, needed in zip(self.clauses, self.needed, strict=True)
         )
+
+
+def _holds(clause: tuple[tuple[str, bool], ...], needed: frozenset[str], reading: Reading) -> bool:
+    # A set test rules out most clauses before any wording is matched.
+    return needed <= reading.possible and all(
+        reading.states(term) is wanted for term, wanted in clause
+    )
 
 
 class Triage:
@@ -53,6 +59,20 @@ class Triage:
             needed = tuple(frozenset(t for t, wanted in clause if wanted) for clause in clauses)
             compiled.append(_Compiled(rule, clauses, needed))
         self._rules = tuple(compiled)
+        # Each clause filed under one term it needs, the one fewest clauses need: a question
+        # then visits only the clauses of terms it may state, not all of them (hundreds).
+        uses = Counter(term for c in compiled for wants in c.needed for term in wants)
+        self._by_term: dict[str, list[tuple[int, tuple[tuple[str, bool], ...], frozenset[str]]]]
+        self._by_term = {}
+        self._unfiled: list[tuple[int, tuple[tuple[str, bool], ...], frozenset[str]]] = []
+        for index, c in enumerate(compiled):
+            for clause, wants in zip(c.clauses, c.needed, strict=True):
+                entry = (index, clause, wants)
+                if wants:
+                    key = min(wants, key=lambda term: (uses[term], term))
+                    self._by_term.setdefault(key, []).append(entry)
+                else:  # only negated terms: it can hold whatever the question says
+                    self._unfiled.append(entry)
 
     def __len__(self) -> int:
         return len(self._rules)
@@ -64,18 +84,24 @@ class Triage:
     def check(self, text: str) -> list[RedFlag]:
         """The red flags `text` raises, most urgent first (then in file order)."""
         reading = self.read(text)
-        fired = [
-            RedFlag(
-                id=compiled.rule.id,
-                level=compiled.rule.level,
-                title=compiled.rule.title,
-                message=compiled.rule.message,
-                source=compiled.rule.source,
-            )
-            for compiled in self._rules
-            if compiled.fires(reading)
-        ]
-        return sorted(fired, key=lambda flag: flag.level.rank)
+        fired: set[int] = set()
+        candidates = [self._unfiled, *(self._by_term.get(t, ()) for t in reading.possible)]
+        for entries in candidates:
+            for index, clause, needed in entries:
+                if index not in fired and _holds(clause, needed, reading):
+                    fired.add(index)
+        flags = [self._flag(self._rules[index].rule) for index in sorted(fired)]
+        return sorted(flags, key=lambda flag: flag.level.rank)  # stable: file order within
+
+    @staticmethod
+    def _flag(rule: RedFlagRule) -> RedFlag:
+        return RedFlag(
+            id=rule.id,
+            level=rule.level,
+            title=rule.title,
+            message=rule.message,
+            source=rule.source,
+        )
 
 
 def triage(
