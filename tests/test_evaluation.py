@@ -23,10 +23,10 @@ FROZEN = {
 }
 
 HOLDOUT_FLOORS = {
-    "red flags at the right level or higher": 0.94,
+    "red flags at the right level or higher": 0.97,
     "emergencies at emergency level": 0.92,
-    "top-1": 0.79,
-    "top-3": 0.88,
+    "top-1": 0.82,
+    "top-3": 0.90,
     "off-topic refused": 0.86,
 }
 HOLDOUT_FALSE_ALARMS_AT_MOST = 0.03
