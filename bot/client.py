@@ -94,10 +94,6 @@ class _CrampBotMixin:
             bot.shard_ids if hasattr(bot, "shard_ids") else bot.shard_id,
         )
 
-    @property
-    def owned_shards(self) -> list[int] | None:
-        return self.settings.shards()
-
 
 class CrampBot(_CrampBotMixin, commands.Bot):
     """One gateway connection (optionally one shard of several)."""

@@ -169,9 +169,6 @@ class Delivery(BaseModel):
     def key(self) -> tuple[int, date]:
         return (self.subscription_id, self.local_date)
 
-    def past_deadline(self, now: datetime) -> bool:
-        return _utc(now) >= self.deadline_utc
-
     def nonce_may_have_lapsed(self, now: datetime, trust: timedelta = NONCE_TRUST) -> bool:
         """True when the last attempt was so long ago that Discord may have forgotten the nonce.
 
