@@ -56,9 +56,10 @@ STOPWORDS = frozenset(
 
 @dataclass(frozen=True)
 class AliasBag:
-    """The content words of one alias or title, stemmed, for order-free matching."""
+    """The content words of one alias or title, stemmed, for order-free matching, and every
+    topic that has them (copies of one alias share a bag, so a question tests it once)."""
 
-    slug: str
+    slugs: tuple[str, ...]
     stems: frozenset[str]
 
 
@@ -124,11 +125,11 @@ class QueryIndex:
         self.subject_keys = frozenset(_keys(self.scope.subject_words))
         self.health_keys = frozenset(_keys(self.scope.health_words))
         self.ambiguous_keys = frozenset(set(_keys(ambiguous)) - clear)
-        bags = [
-            AliasBag(slug, frozenset(stems(phrase.split())))
-            for phrase, slugs in self.phrases.items()
-            for slug in slugs
-        ]
+        slugs_by_bag: dict[frozenset[str], dict[str, None]] = {}
+        for phrase, slugs in self.phrases.items():
+            owners = slugs_by_bag.setdefault(frozenset(stems(phrase.split())), {})
+            owners.update(dict.fromkeys(slugs))
+        bags = [AliasBag(tuple(owners), bag) for bag, owners in slugs_by_bag.items()]
         frequency = Counter(stem for bag in bags for stem in bag.stems)
         for bag in bags:
             if bag.stems:
@@ -202,7 +203,9 @@ def _bag_hits(query_stems: set[str], index: QueryIndex) -> dict[str, int]:
     for stem in query_stems:
         for bag in index.bags_by_stem.get(stem, ()):
             if bag.stems <= query_stems:
-                hits[bag.slug] = max(hits.get(bag.slug, 0), len(bag.stems))
+                size = len(bag.stems)
+                for slug in bag.slugs:
+                    hits[slug] = max(hits.get(slug, 0), size)
     return hits
 
 
