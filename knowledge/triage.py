@@ -23,12 +23,6 @@ class _Compiled:
     clauses: tuple[tuple[tuple[str, bool], ...], ...]  # ((term, wanted), ...) per clause
     needed: tuple[frozenset[str], ...]  # per clause, the terms that must be stated
 
-    def fires(self, reading: Reading) -> bool:
-        return any(
-            _holds(clause, needed, reading)
-            for clause, needed in zip(self.clauses, self.needed, strict=True)
-        )
-
 
 def _holds(clause: tuple[tuple[str, bool], ...], needed: frozenset[str], reading: Reading) -> bool:
     # A set test rules out most clauses before any wording is matched.
