@@ -127,7 +127,9 @@ async def main(count: int, blocks: int) -> None:
                 await fake.stop()
         finally:
             await knowledge.close()
-    names = [_name(payload) for payload in CRAMPBOT_MIX]
+    labeller = FakeDiscord(validate=False)  # builds each payload once, to read its name
+    labeller.populate()
+    names = [_name(labeller, payload) for payload in CRAMPBOT_MIX]
     mix_figures, base_figures = summarize([t for _, t in ours]), summarize(baseline)
     commands = {}
     for index, name in enumerate(names):
@@ -153,10 +155,8 @@ async def main(count: int, blocks: int) -> None:
     )
 
 
-def _name(payload: Payload) -> str:
+def _name(fake: FakeDiscord, payload: Payload) -> str:
     """A short label for one payload of the mix ("tip hydration", "autocomplete stretch")."""
-    fake = FakeDiscord(validate=False)
-    fake.populate()
     interaction = payload(fake)
     data = interaction["data"]
     options = " ".join(str(o.get("value")) for o in data.get("options", []))
