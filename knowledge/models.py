@@ -287,6 +287,11 @@ class Scope(BaseModel):
     # Subject words with everyday senses too ("tight deadline", "stretch goal", "massage the
     # numbers"): alone they do not make a question on-topic; a health word must back them.
     ambiguous_words: Words = []
+    # Idioms with body or subject words ("cold feet", "neck and neck", "cramp my style"): taken
+    # out of a question before it is judged on-topic (see `knowledge/figurative.py`).
+    idioms: Words = []
+    # Animals, one word each: a question about an animal's body is for a vet, not crampbot.
+    animals: Words = []
     # Everyday words for each stretch region ("quads", "back of my thigh"), for `/stretch` and
     # for questions that ask for a stretch.
     stretch_regions: dict[BodyRegion, list[Annotated[Text, StringConstraints(max_length=40)]]] = {}

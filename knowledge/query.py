@@ -21,10 +21,11 @@ from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
 from knowledge.english import may_correct
+from knowledge.figurative import ANIMAL_ACTIVITIES, about_an_animal, literal_words
 from knowledge.models import Scope, SearchResult
 from knowledge.stretch_finder import StretchFinder
 from knowledge.synonyms import SynonymTable
-from knowledge.text import light_stem, phrase_key, query_words
+from knowledge.text import light_stem, normalize, phrase_key, query_words, words
 from knowledge.triage import Triage
 
 MAX_TERMS = 24
@@ -91,6 +92,9 @@ class QueryIndex:
     subject_keys: frozenset[str] = frozenset()
     health_keys: frozenset[str] = frozenset()
     ambiguous_keys: frozenset[str] = frozenset()
+    idioms: tuple[tuple[str, ...], ...] = ()
+    animal_stems: frozenset[str] = frozenset()
+    animal_activity_stems: frozenset[str] = frozenset()
     by_slug: dict[str, SearchResult] = field(default_factory=dict)
     stretches: StretchFinder | None = None
     # Each topic's distinctive title words ("calf" of "Calf cramp"; not "cramp", which most
@@ -116,6 +120,9 @@ class QueryIndex:
         self.other_sense_phrases = tuple(f" {k} " for k in keys if " " in k)
         self.health_stems = frozenset(stems(self.scope.health_words))
         self.context_stems = frozenset(stems(self.scope.context_words))
+        self.idioms = tuple(tuple(query_words(idiom)) for idiom in self.scope.idioms)
+        self.animal_stems = frozenset(stems(self.scope.animals))
+        self.animal_activity_stems = self.context_stems | ANIMAL_ACTIVITIES
         self.care_keys = frozenset(_keys(self.scope.care_words))
         # An ambiguous word that shares its stem with a clear subject word ("cramped" and
         # "cramp") is ambiguous only as written; otherwise every form of it is.
@@ -220,23 +227,8 @@ def parse_query(text: str, index: QueryIndex) -> ParsedQuery:
     phrase_hits = _phrase_hits(corrected, index)
     bag_hits = _bag_hits(query_stems, index)
 
-    # Short words are corrected only towards subject words (see `correct`), so every
-    # correction can be trusted to say what the question is about.
-    trusted = list(corrected)
-    trusted_stems = set(stems(trusted + index.synonyms.expand(trusted)))
-    if index.subject_stems:
-        names_subject = names_the_subject(trusted, trusted_stems, index) or any(
-            size >= 2 for size in bag_hits.values()
-        )
-    else:  # content without a scope file: any title, alias or summary word will do
-        names_subject = any(index.vocabulary.get(w, (False, 0))[0] for w in trusted)
-    # A topic's alias of two words or more ("period cramps", "heat exhaustion") speaks for the
-    # question as a body word does, against a word of another sense ("a stream", "a room").
-    named_phrases = sum(1 for size in phrase_hits.values() if size >= 2)
-    on_topic = (
-        not excluded
-        and names_subject
-        and not other_sense(raw, padded, index, support=named_phrases)
+    on_topic = not excluded and is_on_topic(
+        text, raw, corrected, index, phrase_hits=phrase_hits, bag_hits=bag_hits
     )
 
     terms: list[str] = []
@@ -256,6 +248,43 @@ def parse_query(text: str, index: QueryIndex) -> ParsedQuery:
         on_topic,
         names_only,
         frozenset(stems(corrected)),
+    )
+
+
+def is_on_topic(
+    text: str,
+    raw: list[str],
+    corrected: list[str],
+    index: QueryIndex,
+    *,
+    phrase_hits: dict[str, int],
+    bag_hits: dict[str, int],
+) -> bool:
+    """Whether the question is about crampbot's subject (see `names_the_subject`), not about
+    another sense of its words (`other_sense`), an idiom ("cold feet") or an animal's body."""
+    literal = literal_words(raw, index.idioms)
+    if len(literal) < len(raw):  # an idiom's words say nothing about a body: judge the rest
+        raw, corrected = literal, [correct(w, index) or w for w in literal]
+        phrase_hits = _phrase_hits(corrected, index)
+        bag_hits = _bag_hits(set(stems(corrected + index.synonyms.expand(corrected))), index)
+    # Short words are corrected only towards subject words (see `correct`), so every
+    # correction can be trusted to say what the question is about.
+    trusted_stems = set(stems(corrected + index.synonyms.expand(corrected)))
+    if index.subject_stems:
+        names_subject = names_the_subject(corrected, trusted_stems, index) or any(
+            size >= 2 for size in bag_hits.values()
+        )
+    else:  # content without a scope file: any title, alias or summary word will do
+        names_subject = any(index.vocabulary.get(w, (False, 0))[0] for w in corrected)
+    if not names_subject:
+        return False
+    # A topic's alias of two words or more ("period cramps", "heat exhaustion") speaks for the
+    # question as a body word does, against a word of another sense ("a stream", "a room").
+    named_phrases = sum(1 for size in phrase_hits.values() if size >= 2)
+    if other_sense(raw, f" {' '.join(raw)} ", index, support=named_phrases):
+        return False
+    return not about_an_animal(
+        words(normalize(text)), index.animal_stems, index.animal_activity_stems
     )
 
 

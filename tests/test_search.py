@@ -173,6 +173,11 @@ async def test_other_kinds_of_cramp_get_their_signpost_page(knowledge: Knowledge
         "how many pounds is a stone",
         "how do i knead bread dough properly",
         "tight deadline at work",
+        "cold feet about the wedding, is that normal",
+        "it was neck and neck on the final lap, who won",
+        "my dog is limping on his back leg",
+        "guinea pig has a little lump on her back leg, vet or wait",
+        "in rimworld my colonist has a sore muscles debuff, how do i get rid of it",
     ],
 )
 async def test_other_senses_of_crampbot_words_are_refused(
@@ -187,6 +192,10 @@ async def test_other_senses_of_crampbot_words_are_refused(
         "my calf cramped on the bus",
         "tight hamstrings after training, best stretch?",
         "pranamat worth the money?",
+        "my calves cramp when i walk the dog",
+        "my feet are always cold and my toes go numb",
+        "charley horse help",
+        "how do i get rid of a calf cramp",
     ],
 )
 async def test_a_health_word_outweighs_another_sense(knowledge: Knowledge, question: str) -> None:

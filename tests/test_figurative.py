@@ -1,0 +1,56 @@
+"""Idioms and animals: body words that are not about the asker's body."""
+
+import pytest
+
+from knowledge.figurative import about_an_animal, literal_words
+from knowledge.text import light_stem, normalize, query_words, words
+
+ANIMALS = frozenset(light_stem(w) for w in ["dog", "horse", "gecko", "cat"])
+ACTIVITIES = frozenset(light_stem(w) for w in ["walk", "walking", "riding", "run"])
+
+
+def animal(question: str) -> bool:
+    return about_an_animal(words(normalize(question)), ANIMALS, ACTIVITIES)
+
+
+def test_an_idiom_is_taken_out_and_the_rest_is_kept() -> None:
+    raw = query_words("cold feet about the wedding, and my feet are cold")
+    assert literal_words(raw, [("cold", "feet", "about")]) == [
+        "the", "wedding", "and", "my", "feet", "are", "cold"
+    ]  # fmt: skip
+
+
+def test_words_that_only_look_like_an_idiom_stay() -> None:
+    raw = query_words("my feet are always cold")
+    assert literal_words(raw, [("cold", "feet", "about")]) == raw
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "my dog's back leg keeps spasming while he sleeps",
+        "horse has a tight back after jumping",
+        "how do i massage my old dog, he seems really stiff",
+        "my leopard gecko's back legs look stiff",
+        "is it normal that my cat twitches in her sleep",
+    ],
+)
+def test_a_question_about_an_animal_body_is_the_animals(question: str) -> None:
+    assert animal(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "my calves cramp when i walk the dog",
+        "calves cramp every time i take the dog for a run",
+        "dog walking gives me shin pain",
+        "horse riding makes my thighs ache",
+        "charley horse in my calf last night",
+        "the dog jumped on me and now my back is in spasm",
+        "i cramp up every time i chase the dog",
+        "calf cramps after running",
+    ],
+)
+def test_a_question_about_the_askers_body_is_theirs(question: str) -> None:
+    assert not animal(question)
