@@ -153,6 +153,8 @@ REALISTIC = {
     "bowel-change": ["there has been blood in my poo twice this week"],
     "gaping-cut": ["sliced my finger on a tin, the cut is gaping"],
     "repeated-hypos": ["keep having hypos on my insulin, four this week"],
+    "severe-hypo": ["my mum is diabetic and shes gone muddled and shaky after a walk"],
+    "child-no-weight": ["my toddler refuses to put weight on her left leg today"],
     "hives-new-trigger": ["came out in hives after a new protein powder"],
     "alcohol-withdrawal": ["gave up booze 2 days ago and im hallucinating"],
     "alcohol-withdrawal-shakes": ["stopped drinking yesterday after weeks on it, bad shakes"],

@@ -61,6 +61,8 @@ def test_gaps_stay_within_a_clause_and_a_few_words(text: str, stated: bool) -> N
         ("not sure if my calf is swollen", "swelling", True),  # "not sure" does not negate
         ("my baby is not feeding and has a fever", "fever", True),
         ("cant breathe", "breathless", True),  # a cue inside a wording is part of the symptom
+        # "isnt doing anything" says a treatment fails, not that a symptom is absent
+        ("spray isnt doing anything and calf swollen", "swelling", True),
     ],
 )
 def test_negation_covers_what_follows_until_the_statement_ends(
