@@ -154,6 +154,7 @@ REALISTIC = {
     "gaping-cut": ["sliced my finger on a tin, the cut is gaping"],
     "repeated-hypos": ["keep having hypos on my insulin, four this week"],
     "severe-hypo": ["my mum is diabetic and shes gone muddled and shaky after a walk"],
+    "baby-breathing": ["my 3 week old is grunting on every breath"],
     "child-no-weight": ["my toddler refuses to put weight on her left leg today"],
     "hives-new-trigger": ["came out in hives after a new protein powder"],
     "alcohol-withdrawal": ["gave up booze 2 days ago and im hallucinating"],
