@@ -21,6 +21,9 @@ INTENT_STEMS = frozenset({"stretch", "loosen", "limber", "mobility", "mobilise",
 # Words that make a region's stretches worth offering, after the page that explains: "quads so
 # tight after cycling" gets the quad stretches too, but not ahead of the answer.
 HINT_STEMS = frozenset({"tight", "stiff"})
+# Words for the problem, not the stretch: in a name beside them ("stretch for toe cramp") they
+# say what the stretch is for.
+PROBLEM_STEMS = frozenset({"cramp", "spasm", "pain", "ache", "sore", "knot"})
 # Words too common in stretch text to tell two stretches apart.
 _GENERIC = frozenset(
     """
@@ -32,6 +35,8 @@ NAMED_SCORE = 100.0  # a stretch named by its title or an alias
 # Every word of the title or an alias, in any order and any ending ("heel drops off a step"
 # for "Step heel drop"): named, a little less surely than the exact words.
 NAMED_WORDS_SCORE = 60.0
+# The same words beside only a hint ("tight"): offered, but not ahead of the page that explains.
+HINTED_WORDS_SCORE = 15.0
 REGION_SCORE = 10.0  # a stretch of a region the question names
 WORD_IN_TITLE_SCORE = 5.0  # the body word the question used is in the stretch's title
 
@@ -118,20 +123,25 @@ class StretchFinder:
         # The region's own name ("calf" for "calves") counts for a little less than the word
         # the person used ("chest" beats "shoulder" in the shoulder region).
         named_region = {light_stem(w) for _, region in region_words for w in region.label.split()}
-        wants = bool(stems & (INTENT_STEMS | HINT_STEMS)) or not need_intent
+        asks = bool(stems & INTENT_STEMS) or not need_intent
+        wants = asks or bool(stems & HINT_STEMS)
         scored: list[tuple[Stretch, float]] = []
-        in_words = {
-            number
-            for stem in stems
-            for number, bag in self._bags.get(stem, ())
-            if bag <= stems and (len(bag) >= 3 or wants)
-        }
+        # A name's words in any order name it ("heel drops off a stair"), unless they are a
+        # body word and a problem ("stretch for toe cramp" is {toe, cramp}) and the question
+        # does not ask for a stretch: "toes cramping in tight boots" asks about the cramp.
+        in_words: dict[int, float] = {}
+        for stem in stems:
+            for number, bag in self._bags.get(stem, ()):
+                if bag <= stems and (len(bag) >= 3 or wants):
+                    named = len(bag) >= 3 or asks or not bag & PROBLEM_STEMS
+                    score = NAMED_WORDS_SCORE if named else HINTED_WORDS_SCORE
+                    in_words[number] = max(in_words.get(number, 0.0), score)
         for order, entry in enumerate(self._entries):
             score = 0.0
             if any(name in padded for name in entry.names):
                 score += NAMED_SCORE
             elif order in in_words:
-                score += NAMED_WORDS_SCORE
+                score += in_words[order]
             if wants and entry.stretch.region in regions:
                 score += REGION_SCORE * (len(regions) - regions.index(entry.stretch.region))
                 score += 2.0 * len(stems & entry.name_stems) + len(stems & entry.text_stems)

@@ -206,6 +206,27 @@ async def test_a_word_in_most_topics_does_not_decide_the_ranking(knowledge: Know
     assert (await top(knowledge, "calf cramp mid match"))[:1] == ["calf-cramp"]
 
 
+async def test_a_cramp_beside_tight_gets_the_page_before_a_stretch(knowledge: Knowledge) -> None:
+    # "stretch for toe cramp" names the toe pull stretch, but this asks about the cramp.
+    assert (await top(knowledge, "toes cramping in my new football boots, too tight?"))[:1] == [
+        "foot-cramp"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "slug"),
+    [
+        ("my wife is 7 months along and keeps waking up with leg cramps", "pregnancy-cramps"),
+        ("inner thigh right up near my crotch cramped doing the splits", "hip-groin-glute-cramp"),
+        ("guitarist here, my fingers curl on their own only when i play", "writers-cramp-dystonia"),
+    ],
+)
+async def test_everyday_descriptions_find_the_page(
+    knowledge: Knowledge, question: str, slug: str
+) -> None:
+    assert (await top(knowledge, question))[:1] == [slug]
+
+
 @pytest.mark.parametrize(
     ("question", "stretch"),
     [
