@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.answers import AnswerCache
 from bot.errors import CrampTree
-from bot.ratelimit import RateLimiter, budget_trace
+from bot.ratelimit import BudgetConnector, RateLimiter
 from bot.settings import BotSettings
 from knowledge.metrics import Metrics, ShardState
 from knowledge.runtime import Knowledge
@@ -41,14 +41,12 @@ def _latency(value: float) -> float | None:
 
 
 def _client_options(options: dict[str, Any], budget: RateLimiter) -> dict[str, Any]:
-    """What both clients hand discord.py: slash commands only, no message ever pings, and
-    every REST request but interaction replies paced by the process's request budget."""
+    """What both clients hand discord.py: slash commands only, no message ever pings."""
     return {
         "command_prefix": commands.when_mentioned,
         "intents": bot_intents(),
         "allowed_mentions": discord.AllowedMentions.none(),
         "help_command": None,
-        "http_trace": budget_trace(budget),
         "tree_cls": CrampTree,
         **options,
     }
@@ -73,6 +71,15 @@ class _CrampBotMixin:
 
     def shard_states(self) -> list[ShardState]:
         raise NotImplementedError
+
+    async def login(self, token: str) -> None:
+        # Every REST request but interaction replies is paced by the process's request budget,
+        # in the connector discord.py's session uses (made here: aiohttp wants a running loop).
+        bot: Any = self
+        http = bot.http
+        if http.connector is discord.utils.MISSING or http.connector.closed:
+            http.connector = BudgetConnector(self.request_budget, limit=0)
+        await super().login(token)  # type: ignore[misc]
 
     async def setup_hook(self) -> None:
         bot: Any = self

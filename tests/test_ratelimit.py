@@ -6,12 +6,19 @@ import asyncio
 import time
 
 import aiohttp
-import discord
 import pytest
 import yarl
-from multidict import CIMultiDict
+from aiohttp import web
 
-from bot.ratelimit import DISCORD_GLOBAL_LIMIT, RateLimiter, budget_trace, counts_against_budget
+from bot.ratelimit import (
+    DISCORD_GLOBAL_LIMIT,
+    BudgetConnector,
+    RateLimiter,
+    counts_against_budget,
+)
+from knowledge.runtime import Knowledge
+from tests.botharness import crampbot
+from tests.fakediscord import FakeDiscord
 
 
 async def test_bursts_then_paces_to_the_rate() -> None:
@@ -56,21 +63,48 @@ def test_only_rest_requests_outside_interaction_replies_count(url: str, counted:
     assert counts_against_budget(yarl.URL(url), "https://discord.com/api/v10") is counted
 
 
-async def test_the_trace_makes_every_counted_request_wait_for_a_token() -> None:
+async def test_the_connector_makes_every_counted_request_wait_for_a_token() -> None:
+    """Real requests to a real server on 127.0.0.1, through the connector discord.py gets."""
+
+    async def ok(request: web.Request) -> web.Response:
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", ok)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    base = f"http://127.0.0.1:{port}/api/v10"
     limiter = RateLimiter(rate=1000.0, burst=5)
-    trace = budget_trace(limiter)
-    (hook,) = trace.on_request_start
-    base = discord.http.Route.BASE
-    params = aiohttp.TraceRequestStartParams(
-        "POST", yarl.URL(base + "/channels/1/messages"), CIMultiDict()
-    )
-    reply = aiohttp.TraceRequestStartParams(
-        "POST", yarl.URL(base + "/interactions/1/t/callback"), CIMultiDict()
-    )
-    for _ in range(3):
-        await hook(None, None, params)  # type: ignore[arg-type]
-    await hook(None, None, reply)  # type: ignore[arg-type]
+    try:
+        connector = BudgetConnector(limiter, api_base=base, limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            for _ in range(3):
+                async with session.post(base + "/channels/1/messages") as reply:
+                    assert reply.status == 200
+            async with session.post(base + "/interactions/1/t/callback") as reply:
+                assert reply.status == 200
+            async with session.post(base + "/webhooks/9/t") as reply:
+                assert reply.status == 200
+    finally:
+        await runner.cleanup()
     assert limiter.acquired == 3
+
+
+async def test_the_bot_sends_its_requests_through_the_budget(knowledge: Knowledge) -> None:
+    fake = FakeDiscord()
+    await fake.start()
+    try:
+        async with crampbot(fake, knowledge) as bot:
+            assert isinstance(bot.http.connector, BudgetConnector)
+            before = bot.request_budget.acquired
+            channel = await bot.fetch_channel(fake.channel_id)
+            assert channel.id == fake.channel_id
+            assert bot.request_budget.acquired == before + 1
+    finally:
+        await fake.stop()
 
 
 def test_the_default_budget_leaves_headroom_under_discords_limit() -> None:

@@ -46,7 +46,7 @@ class DeliveryCounters:
 class Poster:
     def __init__(self, bot: CrampBot, store: DailyStore, concurrency: int) -> None:
         # No rate limiter here: every send, retry and history read already takes a token from
-        # the process's request budget at the HTTP layer (bot.ratelimit.budget_trace).
+        # the process's request budget at the HTTP layer (bot.ratelimit.BudgetConnector).
         self.bot = bot
         self.store = store
         self.slots = asyncio.Semaphore(concurrency)
