@@ -154,6 +154,8 @@ REALISTIC = {
     "gaping-cut": ["sliced my finger on a tin, the cut is gaping"],
     "repeated-hypos": ["keep having hypos on my insulin, four this week"],
     "severe-hypo": ["my mum is diabetic and shes gone muddled and shaky after a walk"],
+    "collapsed-not-responding": ["my mate went down at parkrun and now hes not responding"],
+    "giant-cell-arteritis": ["my grandad gets jaw pain when chewing and a new headache"],
     "baby-breathing": ["my 3 week old is grunting on every breath"],
     "child-no-weight": ["my toddler refuses to put weight on her left leg today"],
     "hives-new-trigger": ["came out in hives after a new protein powder"],
