@@ -39,6 +39,12 @@ async def top(knowledge: Knowledge, question: str) -> list[str]:
         ("my wife is 7 months along and keeps waking up with leg cramps", "pregnancy-cramps"),
         ("inner thigh right up near my crotch cramped doing the splits", "hip-groin-glute-cramp"),
         ("guitarist here, my fingers curl on their own only when i play", "writers-cramp-dystonia"),
+        ("could my asthma inhaler be giving me muscle cramps", "medication-cramps"),
+        ("is it normal to be this sore after my first jiu jitsu class", "overexertion"),
+        (
+            "best way to stretch hammies lying down? got a resistance band",
+            "lying-hamstring-strap-stretch",
+        ),
     ],
 )
 async def test_everyday_questions_find_their_topic(
