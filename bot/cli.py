@@ -204,9 +204,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
-    from bot.main import invite_url  # noqa: PLC0415
+    from bot.main import invite_urls  # noqa: PLC0415
 
-    print(invite_url(_settings(args)))
+    links = invite_urls(_settings(args))
+    print(f"Add crampbot to a server (daily tips and commands):\n  {links['server']}")
+    print(f"Add crampbot to your own account (commands in DMs and any server):\n  {links['user']}")
     return EXIT_OK
 
 
@@ -285,7 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     sync.add_argument("--guild", type=int, help="one server's id (instant; for development)")
     sync.set_defaults(handler=cmd_sync)
 
-    invite = commands.add_parser("invite", help="print the link that adds the bot to a server")
+    invite = commands.add_parser(
+        "invite", help="print the links that add the bot to a server or to your own account"
+    )
     invite.set_defaults(handler=cmd_invite)
 
     preview = commands.add_parser(

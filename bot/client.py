@@ -9,6 +9,7 @@ from typing import Any
 
 import discord
 import yarl
+from discord import app_commands
 from discord.ext import commands
 
 from bot.answers import AnswerCache
@@ -41,13 +42,20 @@ def _latency(value: float) -> float | None:
 
 
 def _client_options(options: dict[str, Any], budget: RateLimiter) -> dict[str, Any]:
-    """What both clients hand discord.py: slash commands only, no message ever pings."""
+    """What both clients hand discord.py: slash commands only, usable anywhere, and no
+    message ever pings."""
     return {
         "command_prefix": commands.when_mentioned,
         "intents": bot_intents(),
         "allowed_mentions": discord.AllowedMentions.none(),
         "help_command": None,
         "tree_cls": CrampTree,
+        # Every command can be installed to a server or to a member's own account and used in
+        # servers, the bot's DM and other DMs and group DMs, unless it says otherwise (/daily).
+        "allowed_installs": app_commands.AppInstallationType(guild=True, user=True),
+        "allowed_contexts": app_commands.AppCommandContext(
+            guild=True, dm_channel=True, private_channel=True
+        ),
         **options,
     }
 

@@ -33,6 +33,10 @@ INVITE_PERMISSIONS = discord.Permissions(
     view_channel=True, send_messages=True, embed_links=True, read_message_history=True
 )
 INVITE_SCOPES = ("bot", "applications.commands")
+# A member's own install needs no bot user and no permissions: only the commands.
+USER_INSTALL_SCOPE = "applications.commands"
+GUILD_INSTALL = 0
+AUTHORIZE_URL = "https://discord.com/oauth2/authorize"
 
 
 def application_id_from_token(token: str) -> int | None:
@@ -45,7 +49,9 @@ def application_id_from_token(token: str) -> int | None:
     return int(decoded) if decoded.isdigit() else None
 
 
-def invite_url(settings: BotSettings) -> str:
+def invite_urls(settings: BotSettings) -> dict[str, str]:
+    """The two install links: to a server (bot and commands), and to a member's own account
+    (commands only, usable in DMs and in any server)."""
     application_id = settings.discord_application_id
     token = settings.token()
     if application_id is None and token:
@@ -55,14 +61,17 @@ def invite_url(settings: BotSettings) -> str:
             "set DISCORD_APPLICATION_ID (or DISCORD_TOKEN) to build the invite link; the "
             "application id is on the Discord developer portal's General Information page"
         )
-    query = urlencode(
-        {
-            "client_id": application_id,
-            "scope": " ".join(INVITE_SCOPES),
-            "permissions": INVITE_PERMISSIONS.value,
-        }
-    )
-    return f"https://discord.com/oauth2/authorize?{query}"
+    server = {
+        "client_id": application_id,
+        "scope": " ".join(INVITE_SCOPES),
+        "permissions": INVITE_PERMISSIONS.value,
+        "integration_type": GUILD_INSTALL,
+    }
+    user = {"client_id": application_id, "scope": USER_INSTALL_SCOPE, "integration_type": 1}
+    return {
+        "server": f"{AUTHORIZE_URL}?{urlencode(server)}",
+        "user": f"{AUTHORIZE_URL}?{urlencode(user)}",
+    }
 
 
 def _require_token(settings: BotSettings) -> str:

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -60,15 +61,26 @@ def test_preview_explains_bad_input(
     assert message in capsys.readouterr().err
 
 
-def test_invite_url_has_scopes_and_least_permissions(
+def test_invite_prints_a_server_link_and_a_user_link(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("DISCORD_APPLICATION_ID", "123456789012345678")
     assert main(["invite"]) == 0
-    url = capsys.readouterr().out.strip()
-    assert url.startswith("https://discord.com/oauth2/authorize?client_id=123456789012345678")
-    assert "scope=bot+applications.commands" in url
-    assert "permissions=84992" in url  # view channel + send messages + embed links
+    urls = [line.strip() for line in capsys.readouterr().out.splitlines() if "https" in line]
+    server, user = (parse_qs(urlsplit(url).query) for url in urls)
+    assert all(url.startswith("https://discord.com/oauth2/authorize?") for url in urls)
+    assert server == {
+        "client_id": ["123456789012345678"],
+        "scope": ["bot applications.commands"],
+        "permissions": ["84992"],  # view channel + send messages + embed links + history
+        "integration_type": ["0"],
+    }
+    # A member's own install: commands only, no bot user, no permissions to grant.
+    assert user == {
+        "client_id": ["123456789012345678"],
+        "scope": ["applications.commands"],
+        "integration_type": ["1"],
+    }
 
 
 def test_invite_without_an_id_says_what_to_set(

@@ -16,6 +16,17 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from tests.fakediscord import payloads as p
+from tests.fakediscord.contexts import (
+    BOT_DM,
+    GUILD,
+    GUILD_INSTALL,
+    PRIVATE_CHANNEL,
+    USER_INSTALL,
+    USER_INSTALL_FOLLOWUPS,
+    InvocationContexts,
+    authorized_by_guild_install,
+    forced_private,
+)
 from tests.fakediscord.interactions import InteractionRecord
 from tests.fakediscord.payloads import JSON, GuildState
 from tests.fakediscord.rest import (
@@ -45,7 +56,7 @@ _ALLOWED_CALLBACKS: dict[int, frozenset[int]] = {
 }
 
 
-class InteractionRoutes:
+class InteractionRoutes(InvocationContexts):
     """Interactions of :class:`~tests.fakediscord.server.FakeDiscord` (a mixin)."""
 
     new_id: p.Snowflakes
@@ -87,34 +98,6 @@ class InteractionRoutes:
 
     # -- interactions --------------------------------------------------------------------------
 
-    def _invocation_context(
-        self, user_id: int | None, channel_id: int | None, dm: bool
-    ) -> dict[str, Any]:
-        """Who invokes, where, and with which permissions (guild member vs DM user)."""
-        uid = user_id if user_id is not None else self.user_id
-        user = self.users[uid]
-        if dm:
-            channel = self.dm_channel(uid)
-            return {
-                "channel": channel,
-                "user": user,
-                "app_permissions": p.DEFAULT_BOT_PERMISSIONS,
-            }
-        cid = channel_id if channel_id is not None else self.channel_id
-        channel, guild = self.find_channel(cid) or ({}, None)
-        if guild is None:
-            raise KeyError(f"no guild channel {cid}")
-        member = guild.members.get(uid)
-        if member is None:
-            raise KeyError(f"user {uid} is not a member of guild {guild.name!r}")
-        perms = guild.permissions_in(uid, cid)
-        return {
-            "channel": {**channel, "permissions": str(perms)},
-            "guild": guild.partial_for_interaction(),
-            "member": {**member, "permissions": str(perms)},
-            "app_permissions": guild.permissions_in(self.application_id, cid),
-        }
-
     def slash(
         self,
         name: str,
@@ -125,14 +108,28 @@ class InteractionRoutes:
         dm: bool = False,
         resolved: JSON | None = None,
         locale: str = "en-US",
+        where: str | None = None,
+        install: str = GUILD_INSTALL,
     ) -> JSON:
         """An APPLICATION_COMMAND interaction for ``/name`` (``"group sub"`` for subcommands).
 
         The command id and registration guild come from the last sync if the bot
-        synced; by default the default user invokes it in ``#general``.
+        synced; by default the default user invokes it in ``#general``. ``where`` is
+        ``"guild"``, ``"bot_dm"`` (also ``dm=True``) or ``"private_channel"`` (another DM
+        or a group DM, see :meth:`group_dm`); ``install`` is ``"guild"``, ``"user"`` or
+        ``"both"`` (see :mod:`tests.fakediscord.contexts`).
         """
         return self._command_interaction(
-            p.APPLICATION_COMMAND, name, options, None, user_id, channel_id, dm, resolved, locale
+            p.APPLICATION_COMMAND,
+            name,
+            options,
+            None,
+            user_id,
+            channel_id,
+            where or (BOT_DM if dm else GUILD),
+            install,
+            resolved,
+            locale,
         )
 
     def autocomplete(
@@ -146,6 +143,8 @@ class InteractionRoutes:
         channel_id: int | None = None,
         dm: bool = False,
         locale: str = "en-US",
+        where: str | None = None,
+        install: str = GUILD_INSTALL,
     ) -> JSON:
         """An APPLICATION_COMMAND_AUTOCOMPLETE interaction: the user is typing ``value``."""
         merged = {**(options or {}), focused: value}
@@ -156,7 +155,8 @@ class InteractionRoutes:
             focused,
             user_id,
             channel_id,
-            dm,
+            where or (BOT_DM if dm else GUILD),
+            install,
             None,
             locale,
         )
@@ -169,13 +169,16 @@ class InteractionRoutes:
         focused: str | None,
         user_id: int | None,
         channel_id: int | None,
-        dm: bool,
+        where: str,
+        install: str,
         resolved: JSON | None,
         locale: str,
     ) -> JSON:
-        context = self._invocation_context(user_id, channel_id, dm)
+        context = self._invocation_context(user_id, channel_id, where, install)
         guild = context.get("guild")
-        command_id, command_guild = self._command_ref(name, int(guild["id"]) if guild else None)
+        guild_id = int(guild["id"]) if guild else None
+        self._check_available(name, guild_id, context)
+        command_id, command_guild = self._command_ref(name, guild_id)
         data = p.command_data(
             name,
             command_id,
@@ -201,6 +204,7 @@ class InteractionRoutes:
         *,
         values: Sequence[str] = (),
         user_id: int | None = None,
+        install: str | None = None,
     ) -> JSON:
         """A MESSAGE_COMPONENT interaction: click ``custom_id`` on ``message``.
 
@@ -213,8 +217,22 @@ class InteractionRoutes:
             raise LookupError(f"message {message['id']} has no component {custom_id!r}")
         channel_id = int(message["channel_id"])
         found = self.find_channel(channel_id)
-        dm = found is not None and found[1] is None
-        context = self._invocation_context(user_id, None if dm else channel_id, dm)
+        owners = (message.get("interaction_metadata") or {}).get("authorizing_integration_owners")
+        if install is None:  # as the message's own interaction was authorized
+            install = {frozenset({"1"}): USER_INSTALL, frozenset({"0", "1"}): "both"}.get(
+                frozenset(owners or {"0"}), GUILD_INSTALL
+            )
+        if found is not None and found[1] is not None:
+            where = GUILD
+        elif found is not None and int(found[0]["id"]) != int(
+            self.dm_channel(user_id if user_id is not None else self.user_id)["id"]
+        ):
+            where = PRIVATE_CHANNEL
+        else:
+            where = BOT_DM
+        context = self._invocation_context(
+            user_id, channel_id if where != BOT_DM else None, where, install
+        )
         return p.interaction_payload(
             interaction_id=self.new_id(),
             application_id=self.application_id,
@@ -358,6 +376,9 @@ class InteractionRoutes:
             metadata["name"] = (payload.get("data") or {}).get("name")
             metadata["command_type"] = 1
         channel_id = int(payload["channel"]["id"])
+        flags = int(data.get("flags") or 0)
+        if forced_private(payload):
+            flags |= p.EPHEMERAL
         message = p.message_payload(
             self.new_id(),
             channel_id,
@@ -366,7 +387,7 @@ class InteractionRoutes:
             embeds=data.get("embeds") or [],
             components=data.get("components") or [],
             attachments=self._attachments(files),
-            flags=int(data.get("flags") or 0),
+            flags=flags,
             message_type=20 if original and record.type == p.APPLICATION_COMMAND else 0,
             tts=bool(data.get("tts")),
             extra={
@@ -412,6 +433,11 @@ class InteractionRoutes:
             visibility = int(original["flags"]) & p.EPHEMERAL
             data["flags"] = (int(data.get("flags") or 0) & ~p.EPHEMERAL) | visibility
             original["flags"] = int(original["flags"]) & ~p.LOADING
+        if (
+            not authorized_by_guild_install(record.payload)
+            and len(record.followups) >= USER_INSTALL_FOLLOWUPS
+        ):
+            return error(400, INVALID_FORM_BODY, "Maximum number of follow-up messages reached")
         message = self._interaction_message(record, data, call.files, original=False)
         record.followups.append(message)
         record._notify()

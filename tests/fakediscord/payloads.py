@@ -42,6 +42,7 @@ USE_EXTERNAL_EMOJIS = 1 << 18
 CHANGE_NICKNAME = 1 << 26
 USE_APPLICATION_COMMANDS = 1 << 31
 SEND_MESSAGES_IN_THREADS = 1 << 38
+USE_EXTERNAL_APPS = 1 << 50
 #: Every bit Discord had defined when this was written (0-50); what owners/admins get.
 ALL_PERMISSIONS = (1 << 51) - 1
 
@@ -59,6 +60,7 @@ DEFAULT_EVERYONE_PERMISSIONS = (
     | CHANGE_NICKNAME
     | USE_APPLICATION_COMMANDS
     | SEND_MESSAGES_IN_THREADS
+    | USE_EXTERNAL_APPS
 )
 #: What the fake bot's managed role grants: enough to answer in text channels.
 DEFAULT_BOT_PERMISSIONS = (
@@ -73,8 +75,20 @@ DEFAULT_BOT_PERMISSIONS = (
 )
 
 # Channel, interaction and callback type numbers used by the builders.
+# What a user-installed app may do where no server install authorizes it (Discord's
+# ``app_permissions`` for such interactions).
+USER_INSTALL_PERMISSIONS = (
+    VIEW_CHANNEL
+    | SEND_MESSAGES
+    | EMBED_LINKS
+    | ATTACH_FILES
+    | READ_MESSAGE_HISTORY
+    | USE_EXTERNAL_EMOJIS
+)
+
 GUILD_TEXT = 0
 DM = 1
+GROUP_DM = 3
 GUILD_CATEGORY = 4
 PING = 1
 APPLICATION_COMMAND = 2
@@ -85,6 +99,7 @@ BUTTON = 2
 STRING_SELECT = 3
 CONTEXT_GUILD = 0
 CONTEXT_BOT_DM = 1
+CONTEXT_PRIVATE_CHANNEL = 2
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 
@@ -218,6 +233,21 @@ def dm_channel_payload(channel_id: int, recipient: JSON) -> JSON:
         "last_message_id": None,
         "last_pin_timestamp": None,
         "recipients": [recipient],
+    }
+
+
+def group_dm_payload(channel_id: int, recipients: Sequence[JSON]) -> JSON:
+    """A group DM between users (the bot is not one of them)."""
+    return {
+        "id": str(channel_id),
+        "type": GROUP_DM,
+        "flags": 0,
+        "last_message_id": None,
+        "last_pin_timestamp": None,
+        "recipients": list(recipients),
+        "name": None,
+        "icon": None,
+        "owner_id": recipients[0]["id"] if recipients else None,
     }
 
 
@@ -612,6 +642,8 @@ def interaction_payload(
     user: JSON | None = None,
     message: JSON | None = None,
     locale: str = "en-US",
+    context: int | None = None,
+    owners: JSON | None = None,
 ) -> JSON:
     """An ``INTERACTION_CREATE`` body.
 
@@ -632,8 +664,12 @@ def interaction_payload(
         "locale": locale,
         "entitlements": [],
         "entitlement_sku_ids": [],
-        "authorizing_integration_owners": {"0": guild["id"] if guild else "0"},
-        "context": CONTEXT_GUILD if in_guild else CONTEXT_BOT_DM,
+        "authorizing_integration_owners": (
+            owners if owners is not None else {"0": guild["id"] if guild else "0"}
+        ),
+        "context": context
+        if context is not None
+        else (CONTEXT_GUILD if in_guild else CONTEXT_BOT_DM),
         "attachment_size_limit": 10 * 1024 * 1024,
     }
     if data is not None:

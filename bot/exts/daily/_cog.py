@@ -67,6 +67,11 @@ class DailyCog(commands.Cog):
         name="daily",
         description="Daily stretching and hydration tips in a channel",
         guild_only=True,
+        # A channel's daily tips belong to a server: never on a member's own install.
+        allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
+        allowed_contexts=app_commands.AppCommandContext(
+            guild=True, dm_channel=False, private_channel=False
+        ),
         default_permissions=discord.Permissions(manage_guild=True),
     )
 
