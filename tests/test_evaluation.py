@@ -25,8 +25,8 @@ FROZEN = {
 HOLDOUT_FLOORS = {
     "red flags at the right level or higher": 0.97,
     "emergencies at emergency level": 0.92,
-    "top-1": 0.82,
-    "top-3": 0.90,
+    "top-1": 0.84,
+    "top-3": 0.91,
     "off-topic refused": 0.86,
 }
 HOLDOUT_FALSE_ALARMS_AT_MOST = 0.03
@@ -69,9 +69,6 @@ async def test_the_tuned_half_has_no_missed_red_flag(knowledge: Knowledge, name:
 
 async def test_the_vignettes_stay_above_their_floors(knowledge: Knowledge) -> None:
     score = await score_vignettes(knowledge, load(VIGNETTES))
-    # 0.90 until triage round 10 (2026-12-02), which sends one see-a-doctor story to emergency
-    # care instead (over-triage: the story is still safe). The round was kept for its gains on
-    # blind development set 14; the vignettes were not read to find the story or to undo it.
-    assert score.correct / score.total >= 0.88
+    assert score.correct / score.total >= 0.90
     assert score.safe / score.total >= 0.98
     assert score.under.get("emergency", 0) == 0
