@@ -21,7 +21,7 @@ from knowledge.runtime import Knowledge
 
 log = logging.getLogger("crampbot.bot")
 
-EXTENSIONS = ("bot.exts.answers", "bot.exts.buttons", "bot.exts.daily")
+EXTENSIONS = ("bot.exts.answers", "bot.exts.buttons", "bot.exts.daily", "bot.exts.me")
 
 
 def point_at_discord(settings: BotSettings) -> None:

@@ -22,6 +22,8 @@ SOURCES_PREFIX = "crampbot:src"
 TIP_PREFIX = "crampbot:tip"
 SOURCES_TEMPLATE = SOURCES_PREFIX + r":(?P<kind>topic|stretch|tip):(?P<key>[a-z0-9-]{2,64})"
 TIP_TEMPLATE = TIP_PREFIX + r":(?P<kind>any|stretching|hydration|massage|general)"
+FORGET_PREFIX = "crampbot:forget"
+FORGET_TEMPLATE = FORGET_PREFIX + r":(?P<user>[0-9]{1,20})"
 
 ClickHandler = Callable[[discord.Interaction[Any], Any], Awaitable[None]]
 
@@ -87,13 +89,44 @@ class AnotherTipButton(
         return cls(match["kind"])
 
 
+class ForgetButton(
+    _Clickable,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=FORGET_TEMPLATE,
+):
+    """`/me forget`'s confirmation: deletes what crampbot keeps about the member it names."""
+
+    def __init__(self, user_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Forget me",
+                emoji="\U0001f5d1",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"{FORGET_PREFIX}:{user_id}",
+            )
+        )
+        self.user_id = user_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+    ) -> ForgetButton:
+        return cls(int(match["user"]))
+
+
 class StaleButton(
     _Clickable,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     # Every custom id the buttons above do not take: without an answer Discord would show the
     # member "This interaction failed".
-    template=r"(?!(?:{}|{})\Z).*".format(
-        *(re.sub(r"\(\?P<\w+>", "(?:", t) for t in (SOURCES_TEMPLATE, TIP_TEMPLATE))
+    template=r"(?!(?:{}|{}|{})\Z).*".format(
+        *(
+            re.sub(r"\(\?P<\w+>", "(?:", t)
+            for t in (SOURCES_TEMPLATE, TIP_TEMPLATE, FORGET_TEMPLATE)
+        )
     ),
 ):
     """A button crampbot cannot serve (forged, or from a version that had other buttons)."""
@@ -111,7 +144,7 @@ class StaleButton(
         return cls(match.string)
 
 
-DYNAMIC_ITEMS = (SourcesButton, AnotherTipButton, StaleButton)
+DYNAMIC_ITEMS = (SourcesButton, AnotherTipButton, ForgetButton, StaleButton)
 
 
 def build_view(buttons: list[ButtonSpec]) -> discord.ui.View | None:

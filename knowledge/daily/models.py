@@ -93,6 +93,11 @@ class SubscriptionRequest(BaseModel):
         return schedule.canonical_timezone(value)
 
 
+# The `created_by` of a subscription whose admin asked crampbot to forget them (`/me forget`):
+# nobody is DMed about it, and a failure notice goes to the server's system channel.
+NOBODY = 0
+
+
 class Subscription(BaseModel):
     """One channel's daily post, as stored; times are aware UTC datetimes."""
 

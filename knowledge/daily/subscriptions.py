@@ -7,6 +7,7 @@ from datetime import datetime
 
 from knowledge.daily import schedule
 from knowledge.daily.models import (
+    NOBODY,
     PAUSE_REASON_MAX,
     Subscription,
     SubscriptionRequest,
@@ -152,6 +153,34 @@ class SubscriptionStore(StoreBase):
             (guild_id,),
         )
         return [_subscription(row) for row in rows]
+
+    async def set_up_by(self, user_id: int) -> list[Subscription]:
+        """Every subscription this member set up (for `/me data`), by channel id."""
+        rows = await _all(
+            self.db.reader,
+            f"SELECT {_SUBSCRIPTION_COLUMNS} FROM daily_subscriptions "  # noqa: S608
+            "WHERE created_by = ? ORDER BY channel_id",
+            (user_id,),
+        )
+        return [_subscription(row) for row in rows]
+
+    async def forget_admin(self, user_id: int) -> int:
+        """Forget that this member set up any subscription (`/me forget`); how many they had.
+
+        The subscriptions belong to their servers and keep posting; only the member's id goes,
+        from them and from their delivery records, so nobody is DMed about them any more.
+        """
+        async with self.db.transaction() as conn:
+            cursor = await conn.execute(
+                "UPDATE daily_subscriptions SET created_by = ?, notify_admin = 0 "
+                "WHERE created_by = ?",
+                (NOBODY, user_id),
+            )
+            await conn.execute(
+                "UPDATE daily_deliveries SET created_by = ? WHERE created_by = ?",
+                (NOBODY, user_id),
+            )
+            return cursor.rowcount
 
     async def unsubscribe(self, channel_id: int) -> bool:
         """Delete a channel's subscription with its deliveries and history (`/daily off`)."""

@@ -65,6 +65,7 @@ class RecordedFile:
     filename: str
     content_type: str
     size: int
+    content: bytes = b""
 
 
 @dataclass(eq=False)
@@ -191,6 +192,7 @@ async def read_body(request: web.Request) -> tuple[Any, list[RecordedFile]]:
                         filename=part.filename or "",
                         content_type=part.headers.get("Content-Type", ""),
                         size=len(raw),
+                        content=bytes(raw),
                     )
                 )
         return body, files

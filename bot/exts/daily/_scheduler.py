@@ -18,6 +18,7 @@ import discord
 from bot.exts.daily._poster import Poster
 from bot.respond import NO_MENTIONS
 from knowledge.daily import ClaimOutcome, DailyStore, Shard, Subscription
+from knowledge.daily.models import NOBODY
 
 if TYPE_CHECKING:
     from bot.client import CrampBot
@@ -156,6 +157,9 @@ class Scheduler:
             f"I paused the daily tips for {where}: {sub.pause_reason}. "
             "Once that is fixed, run `/daily resume` in the server."
         )
+        if sub.created_by == NOBODY:  # the admin asked crampbot to forget them
+            await self._tell_server(sub, guild, text, mention=False)
+            return
         try:
             dm = await self.bot.http.start_private_message(sub.created_by)
             await self.bot.get_partial_messageable(int(dm["id"])).send(
@@ -174,10 +178,17 @@ class Scheduler:
             log.info(
                 "cannot DM user %s (%s); trying the server's system channel", sub.created_by, exc
             )
+        await self._tell_server(sub, guild, text, mention=True)
+
+    async def _tell_server(
+        self, sub: Subscription, guild: discord.Guild | None, text: str, *, mention: bool
+    ) -> None:
+        """The notice in the server's system channel, naming the admin when there is one."""
         channel = guild.system_channel if guild else None
         if channel is not None and channel.permissions_for(guild.me).send_messages:  # type: ignore[union-attr]
+            prefix = f"<@{sub.created_by}> " if mention else ""
             try:
-                await channel.send(f"<@{sub.created_by}> {text}", allowed_mentions=NO_MENTIONS)
+                await channel.send(prefix + text, allowed_mentions=NO_MENTIONS)
                 return
             except discord.HTTPException as exc:
                 log.warning("cannot post in the system channel of %s: %s", sub.guild_id, exc)
