@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 from knowledge.daily import schedule
 from knowledge.daily.models import (
@@ -146,21 +147,20 @@ class SubscriptionStore(StoreBase):
 
     async def for_guild(self, guild_id: int) -> list[Subscription]:
         """Every subscription of a server (for `/daily show`), by channel id."""
-        rows = await _all(
-            self.db.reader,
-            f"SELECT {_SUBSCRIPTION_COLUMNS} FROM daily_subscriptions "  # noqa: S608
-            "WHERE guild_id = ? ORDER BY channel_id",
-            (guild_id,),
-        )
-        return [_subscription(row) for row in rows]
+        return await self._where("guild_id", guild_id)
 
     async def set_up_by(self, user_id: int) -> list[Subscription]:
         """Every subscription this member set up (for `/me data`), by channel id."""
+        return await self._where("created_by", user_id)
+
+    async def _where(
+        self, column: Literal["guild_id", "created_by"], value: int
+    ) -> list[Subscription]:
         rows = await _all(
             self.db.reader,
             f"SELECT {_SUBSCRIPTION_COLUMNS} FROM daily_subscriptions "  # noqa: S608
-            "WHERE created_by = ? ORDER BY channel_id",
-            (user_id,),
+            f"WHERE {column} = ? ORDER BY channel_id",
+            (value,),
         )
         return [_subscription(row) for row in rows]
 
