@@ -154,6 +154,7 @@ REALISTIC = {
     "gaping-cut": ["sliced my finger on a tin, the cut is gaping"],
     "repeated-hypos": ["keep having hypos on my insulin, four this week"],
     "severe-hypo": ["my mum is diabetic and shes gone muddled and shaky after a walk"],
+    "painful-red-eye": ["my eye is red and sore and bright light really hurts it"],
     "severe-bleeding": ["blood is spurting out of the cut on my arm"],
     "collapsed-not-responding": ["my mate went down at parkrun and now hes not responding"],
     "giant-cell-arteritis": ["my grandad gets jaw pain when chewing and a new headache"],
