@@ -279,6 +279,9 @@ class Scope(BaseModel):
     # goal", "tight jeans", "twitch chat"), and the body and health words that outweigh them.
     other_senses: Words = []
     health_words: Words = []
+    # Words that outweigh a word of another sense exactly as written, unstemmed: "cramps" and
+    # "cramping" are about muscles, while "cramped" (the same stem) is as often about a room.
+    health_forms: Words = []
     # Activities: they outweigh another sense but do not make an everyday word about health.
     context_words: Words = []
     # Everyday words for care ("stretch", "ice", "drink"): beside an activity ("before a run",

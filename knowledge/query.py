@@ -86,6 +86,7 @@ class QueryIndex:
     other_sense_stems: frozenset[str] = frozenset()
     other_sense_phrases: tuple[str, ...] = ()
     health_stems: frozenset[str] = frozenset()
+    health_forms: frozenset[str] = frozenset()
     context_stems: frozenset[str] = frozenset()
     care_keys: frozenset[str] = frozenset()
     ambiguous_surface: frozenset[str] = frozenset()
@@ -119,6 +120,7 @@ class QueryIndex:
         self.other_sense_stems = frozenset(stems(k for k in keys if " " not in k))
         self.other_sense_phrases = tuple(f" {k} " for k in keys if " " in k)
         self.health_stems = frozenset(stems(self.scope.health_words))
+        self.health_forms = frozenset(phrase_key(w) for w in self.scope.health_forms)
         self.context_stems = frozenset(stems(self.scope.context_words))
         self.idioms = tuple(tuple(query_words(idiom)) for idiom in self.scope.idioms)
         self.animal_stems = frozenset(stems(self.scope.animals))
@@ -336,7 +338,8 @@ def other_sense(raw: list[str], padded: str, index: QueryIndex, *, support: int 
     )
     if not against:
         return False
-    return against > len(found & (index.health_stems | index.context_stems)) + support
+    forms = len(set(raw) & index.health_forms)
+    return against > len(found & (index.health_stems | index.context_stems)) + forms + support
 
 
 def within_budget(terms: list[str], index: QueryIndex) -> list[str]:

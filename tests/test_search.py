@@ -40,6 +40,8 @@ async def top(knowledge: Knowledge, question: str) -> list[str]:
         ("inner thigh right up near my crotch cramped doing the splits", "hip-groin-glute-cramp"),
         ("guitarist here, my fingers curl on their own only when i play", "writers-cramp-dystonia"),
         ("could my asthma inhaler be giving me muscle cramps", "medication-cramps"),
+        ("everything aches after a tournament weekend, 6 matches in 2 days", "overexertion"),
+        ("legs feel jittery and i cant keep them still when im trying to sleep", "restless-legs"),
         ("is it normal to be this sore after my first jiu jitsu class", "overexertion"),
         (
             "best way to stretch hammies lying down? got a resistance band",
@@ -206,6 +208,7 @@ async def test_other_senses_of_crampbot_words_are_refused(
         "my feet are always cold and my toes go numb",
         "charley horse help",
         "how do i get rid of a calf cramp",
+        "hand cramps up signing shirts at the fan meet, is that writers cramp",
     ],
 )
 async def test_a_health_word_outweighs_another_sense(knowledge: Knowledge, question: str) -> None:
