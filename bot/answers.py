@@ -224,8 +224,9 @@ async def about_answer(knowledge: Knowledge) -> Answer:
         "What crampbot stores",
         "Nothing about your questions. For daily tips it keeps the server, channel, time, time "
         "zone and the admin who set them up, and which tips it has posted, until `/daily off` "
-        "or until the server removes crampbot; delivery records go after 35 days. `/me data` "
-        "sends you what it keeps about you; `/me forget` deletes it.",
+        "or until the server removes crampbot; delivery records go after 35 days. It keeps "
+        "your check-ins (the days you press Done) for 400 days. `/me data` sends you what it "
+        "keeps about you; `/me forget` deletes it.",
     )
     return Answer.fitted([spec], ephemeral=True)
 

@@ -21,7 +21,13 @@ from knowledge.runtime import Knowledge
 
 log = logging.getLogger("crampbot.bot")
 
-EXTENSIONS = ("bot.exts.answers", "bot.exts.buttons", "bot.exts.daily", "bot.exts.me")
+EXTENSIONS = (
+    "bot.exts.answers",
+    "bot.exts.buttons",
+    "bot.exts.daily",
+    "bot.exts.me",
+    "bot.exts.streaks",
+)
 
 
 def point_at_discord(settings: BotSettings) -> None:

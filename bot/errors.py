@@ -4,6 +4,7 @@ traceback. Known failures (cooldowns, missing permissions) get a message of thei
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -62,3 +63,14 @@ class CrampTree(app_commands.CommandTree[Any]):
         self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
     ) -> None:
         await report_error(interaction, error)
+
+
+async def safely(
+    interaction: discord.Interaction[Any], action: Callable[[], Awaitable[None]]
+) -> None:
+    """Run a button's action; button callbacks bypass the command tree's error handler, so a
+    failure is routed to `report_error` here."""
+    try:
+        await action()
+    except Exception as exc:
+        await report_error(interaction, exc)

@@ -22,6 +22,8 @@ SOURCES_PREFIX = "crampbot:src"
 TIP_PREFIX = "crampbot:tip"
 SOURCES_TEMPLATE = SOURCES_PREFIX + r":(?P<kind>topic|stretch|tip):(?P<key>[a-z0-9-]{2,64})"
 TIP_TEMPLATE = TIP_PREFIX + r":(?P<kind>any|stretching|hydration|massage|general)"
+DONE_PREFIX = "crampbot:done"
+DONE_TEMPLATE = DONE_PREFIX + r":(?P<kind>stretching|hydration):(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})"
 FORGET_PREFIX = "crampbot:forget"
 FORGET_TEMPLATE = FORGET_PREFIX + r":(?P<user>[0-9]{1,20})"
 
@@ -34,9 +36,19 @@ def _button(label: str, emoji: str, custom_id: str, *, primary: bool) -> discord
 
 
 class _Clickable:
-    """A button whose click is handled by whatever the buttons extension set as `on_click`."""
+    """A button whose click is handled by whatever the buttons extension set as `on_click`,
+    rebuilt from its custom id by passing the template's groups, in order, to `__init__`."""
 
     on_click: ClassVar[ClickHandler | None] = None
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+    ) -> Any:
+        return cls(*match.groups())
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         handler = type(self).on_click
@@ -51,21 +63,13 @@ class SourcesButton(
 ):
     """Shows the sources of one answer, only to the member who asked."""
 
-    def __init__(self, kind: SourceKind, key: str) -> None:
+    def __init__(self, kind: SourceKind | str, key: str) -> None:
+        kind = SourceKind(kind)
         super().__init__(
             _button("Sources", "\U0001f4da", f"{SOURCES_PREFIX}:{kind.value}:{key}", primary=False)
         )
         self.kind = kind
         self.key = key
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-    ) -> SourcesButton:
-        return cls(SourceKind(match["kind"]), match["key"])
 
 
 class AnotherTipButton(
@@ -79,14 +83,27 @@ class AnotherTipButton(
         super().__init__(_button("Another tip", "\U0001f504", f"{TIP_PREFIX}:{kind}", primary=True))
         self.kind = kind
 
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-    ) -> AnotherTipButton:
-        return cls(match["kind"])
+
+class DoneButton(
+    _Clickable,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=DONE_TEMPLATE,
+):
+    """On a daily post: the member who clicks checks in for its kind of tip on its day."""
+
+    LABELS: ClassVar[dict[str, str]] = {"stretching": "Stretched", "hydration": "Drank water"}
+
+    def __init__(self, kind: str, day: str) -> None:
+        super().__init__(
+            _button(
+                self.LABELS.get(kind, "Done"),
+                "\u2705",
+                f"{DONE_PREFIX}:{kind}:{day}",
+                primary=False,
+            )
+        )
+        self.kind = kind
+        self.day = day
 
 
 class ForgetButton(
@@ -96,7 +113,8 @@ class ForgetButton(
 ):
     """`/me forget`'s confirmation: deletes what crampbot keeps about the member it names."""
 
-    def __init__(self, user_id: int) -> None:
+    def __init__(self, user_id: int | str) -> None:
+        user_id = int(user_id)
         super().__init__(
             discord.ui.Button(
                 label="Forget me",
@@ -107,25 +125,16 @@ class ForgetButton(
         )
         self.user_id = user_id
 
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-    ) -> ForgetButton:
-        return cls(int(match["user"]))
-
 
 class StaleButton(
     _Clickable,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     # Every custom id the buttons above do not take: without an answer Discord would show the
     # member "This interaction failed".
-    template=r"(?!(?:{}|{}|{})\Z).*".format(
+    template=r"(?!(?:{}|{}|{}|{})\Z).*".format(
         *(
             re.sub(r"\(\?P<\w+>", "(?:", t)
-            for t in (SOURCES_TEMPLATE, TIP_TEMPLATE, FORGET_TEMPLATE)
+            for t in (SOURCES_TEMPLATE, TIP_TEMPLATE, DONE_TEMPLATE, FORGET_TEMPLATE)
         )
     ),
 ):
@@ -144,7 +153,7 @@ class StaleButton(
         return cls(match.string)
 
 
-DYNAMIC_ITEMS = (SourcesButton, AnotherTipButton, ForgetButton, StaleButton)
+DYNAMIC_ITEMS = (SourcesButton, AnotherTipButton, DoneButton, ForgetButton, StaleButton)
 
 
 def build_view(buttons: list[ButtonSpec]) -> discord.ui.View | None:
@@ -157,4 +166,7 @@ def build_view(buttons: list[ButtonSpec]) -> discord.ui.View | None:
             view.add_item(SourcesButton(spec.kind, spec.key))
         elif spec.action == "tip":
             view.add_item(AnotherTipButton(spec.key))
+        elif spec.action == "done":
+            kind, day = spec.key.split(":", 1)
+            view.add_item(DoneButton(kind, day))
     return view

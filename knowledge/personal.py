@@ -1,9 +1,10 @@
 """Everything crampbot keeps about one person: to hand it over (`/me data`) or forget it.
 
-crampbot keeps nothing about the questions people ask. The only personal data is the admin's
-Discord id on each daily subscription they set up (so a failure can be told to them, once) and on
-that subscription's delivery records. The export lists those subscriptions in full; forgetting
-removes the id and leaves the server's subscriptions posting, since they belong to the server.
+crampbot keeps nothing about the questions people ask. It keeps a member's check-ins (the days
+they pressed Done, 400 days at most), and an admin's Discord id on each daily subscription they
+set up (so a failure can be told to them, once) and on its delivery records. The export lists
+both in full; forgetting deletes the check-ins and removes the id, leaving the server's
+subscriptions posting, since they belong to the server.
 Kept here, beside the stores, so every new kind of personal data (reminders, check-ins) joins the
 export and the forgetting in one place.
 """
@@ -14,13 +15,14 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from knowledge.checkins import CheckinStore
 from knowledge.daily.store import DailyStore
 
 EXPORT_FORMAT = 1
 
 
 async def personal_data(
-    store: DailyStore, user_id: int, *, now: datetime | None = None
+    store: DailyStore, checkins: CheckinStore, user_id: int, *, now: datetime | None = None
 ) -> dict[str, Any]:
     """A JSON-ready record of everything stored about `user_id`."""
     subscriptions = await store.set_up_by(user_id)
@@ -43,6 +45,7 @@ async def personal_data(
             }
             for sub in subscriptions
         ],
+        "check_ins": await checkins.export(user_id),
     }
 
 
@@ -50,6 +53,6 @@ def export_bytes(data: dict[str, Any]) -> bytes:
     return json.dumps(data, indent=2, ensure_ascii=False).encode()
 
 
-async def forget_person(store: DailyStore, user_id: int) -> int:
-    """Delete everything stored about `user_id`; how many daily subscriptions named them."""
-    return await store.forget_admin(user_id)
+async def forget_person(store: DailyStore, checkins: CheckinStore, user_id: int) -> int:
+    """Delete everything stored about `user_id`; how many records named them."""
+    return await store.forget_admin(user_id) + await checkins.forget(user_id)

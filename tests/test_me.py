@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.client import CrampBot
+from knowledge.checkins import CheckinStore
 from knowledge.daily import DailyKind, DailyStore, SubscriptionRequest
 from knowledge.daily.models import NOBODY
 from knowledge.runtime import Knowledge
@@ -77,6 +78,13 @@ async def test_forget_asks_then_deletes_the_member_and_keeps_the_server_tips(
     channel = fake_discord.add_text_channel(fake_discord.guild, "tips")
     await set_up_daily_tips(knowledge, fake_discord, channel)
     store = DailyStore(knowledge.db, knowledge.store)
+    checkins = CheckinStore(knowledge.db)
+    await checkins.record(
+        fake_discord.user_id, "hydration", datetime.now(UTC).date(), source="daily"
+    )
+    await fake_discord.interact(fake_discord.slash("me data"))
+    listed = exported(fake_discord)["check_ins"]
+    assert isinstance(listed, list) and [c["kind"] for c in listed] == ["hydration"]
     asked = await fake_discord.interact(fake_discord.slash("me forget"))
     assert asked.ephemeral and "deletes everything" in (asked.content or "")
     (button,) = custom_ids(asked.components)
@@ -95,6 +103,7 @@ async def test_forget_asks_then_deletes_the_member_and_keeps_the_server_tips(
     assert done.callback is not None and done.callback["type"] == 7  # the question is replaced
     assert "keeps nothing about you" in done.callback["data"]["content"]
     assert await store.set_up_by(fake_discord.user_id) == []
+    assert await checkins.export(fake_discord.user_id) == []
     kept = await store.by_channel(channel)
     assert kept is not None and kept.created_by == NOBODY  # the server's tips go on
     async with knowledge.db.reader.execute(

@@ -6,13 +6,12 @@ dynamic items, so clicks on messages from before a restart are answered too.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.answers import sources_answer
-from bot.errors import report_error
+from bot.errors import safely
 from bot.respond import send_answer
 from bot.views import DYNAMIC_ITEMS, AnotherTipButton, SourcesButton, StaleButton
 from knowledge.models import TipKind
@@ -31,20 +30,10 @@ def _bot(interaction: discord.Interaction[Any]) -> CrampBot:
     return interaction.client  # type: ignore[no-any-return]
 
 
-async def _safely(
-    interaction: discord.Interaction[Any], action: Callable[[], Awaitable[None]]
-) -> None:
-    """Button callbacks bypass the command tree's error handler; route failures to it."""
-    try:
-        await action()
-    except Exception as exc:
-        await report_error(interaction, exc)
-
-
 async def show_sources(interaction: discord.Interaction[Any], button: SourcesButton) -> None:
     bot = _bot(interaction)
     key = ("sources", button.kind.value, button.key)
-    await _safely(
+    await safely(
         interaction,
         lambda: send_answer(
             interaction,
@@ -59,7 +48,7 @@ async def another_tip(interaction: discord.Interaction[Any], button: AnotherTipB
     cache = _bot(interaction).answers
     kind = None if button.kind == "any" else TipKind(button.kind)
     # Only the member who clicked sees it: the button sits on someone else's message.
-    await _safely(
+    await safely(
         interaction,
         lambda: send_answer(interaction, lambda: cache.random_tip(kind, ephemeral=True)),
     )
@@ -69,7 +58,7 @@ async def stale(interaction: discord.Interaction[Any], button: StaleButton) -> N
     async def build() -> Answer:
         return notice(STALE_NOTICE)
 
-    await _safely(interaction, lambda: send_answer(interaction, build))
+    await safely(interaction, lambda: send_answer(interaction, build))
 
 
 async def setup(bot: CrampBot) -> None:

@@ -14,9 +14,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.errors import report_error
+from bot.errors import safely
 from bot.respond import NO_MENTIONS
 from bot.views import ForgetButton
+from knowledge.checkins import CheckinStore
 from knowledge.daily.store import DailyStore
 from knowledge.personal import export_bytes, forget_person, personal_data
 
@@ -27,10 +28,10 @@ log = logging.getLogger("crampbot.bot")
 
 EXPORT_NAME = "crampbot-my-data.json"
 FORGET_QUESTION = (
-    "This deletes everything crampbot keeps about you. crampbot never stores your questions; "
-    "what it keeps is your Discord id on the daily tips you set up in servers, so it can tell "
-    "you if one has to pause. Those daily tips keep posting (they belong to the server), but "
-    "crampbot will no longer know you set them up or message you about them."
+    "This deletes everything crampbot keeps about you: your check-ins and streaks, and your "
+    "Discord id on the daily tips you set up in servers (kept so it can tell you if one has to "
+    "pause). crampbot never stores your questions. Those daily tips keep posting (they belong "
+    "to the server), but crampbot will no longer know you set them up or message you about them."
 )
 NOT_YOURS = "That button belongs to someone else: run `/me forget` to forget your own data."
 
@@ -41,16 +42,25 @@ class MeCog(commands.Cog):
     def __init__(self, bot: CrampBot) -> None:
         self.bot = bot
         self.store = DailyStore(bot.knowledge.db, bot.knowledge.store)
+        self.checkins = CheckinStore(bot.knowledge.db)
 
     @me.command(name="data")
     async def data(self, interaction: discord.Interaction[Any]) -> None:
         """Everything crampbot keeps about you, as a JSON file only you can see."""
-        record = await personal_data(self.store, interaction.user.id)
+        record = await personal_data(self.store, self.checkins, interaction.user.id)
         count = len(record["daily_tips_you_set_up"])
-        summary = (
-            f"Here is everything crampbot keeps about you: your id on {count} daily tip "
-            f"{'subscription' if count == 1 else 'subscriptions'} you set up, and nothing else."
+        checkins = len(record["check_ins"])
+        kept = [
+            f"your id on {count} daily tip {'subscription' if count == 1 else 'subscriptions'} "
+            "you set up"
             if count
+            else "",
+            f"{checkins} {'check-in' if checkins == 1 else 'check-ins'}" if checkins else "",
+        ]
+        summary = (
+            f"Here is everything crampbot keeps about you: {' and '.join(k for k in kept if k)}, "
+            "and nothing else."
+            if count or checkins
             else "crampbot keeps nothing about you: the file says so."
         )
         file = discord.File(io.BytesIO(export_bytes(record)), filename=EXPORT_NAME)
@@ -70,20 +80,21 @@ class MeCog(commands.Cog):
     async def confirm_forget(
         self, interaction: discord.Interaction[Any], button: ForgetButton
     ) -> None:
-        """The click on "Forget me" (button callbacks bypass the tree's error handler)."""
-        try:
+        """The click on "Forget me": only for the member it names."""
+
+        async def forget() -> None:
             if interaction.user.id != button.user_id:
                 await interaction.response.send_message(
                     NOT_YOURS, ephemeral=True, allowed_mentions=NO_MENTIONS
                 )
                 return
-            count = await forget_person(self.store, button.user_id)
-            log.info("forgot user %s (%d daily subscriptions named them)", button.user_id, count)
+            count = await forget_person(self.store, self.checkins, button.user_id)
+            log.info("forgot user %s (%d records named them)", button.user_id, count)
             await interaction.response.edit_message(
                 content="Done: crampbot keeps nothing about you now.", view=None
             )
-        except Exception as exc:
-            await report_error(interaction, exc)
+
+        await safely(interaction, forget)
 
 
 async def setup(bot: CrampBot) -> None:

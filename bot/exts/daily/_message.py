@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from bot.respond import message_kwargs
+from knowledge.checkins import CHECKIN_KINDS
 from knowledge.layout import EmbedSpec, fit_message
 from knowledge.models import Tip
 from knowledge.render import (
@@ -38,6 +39,9 @@ def daily_message(tips: list[Tip], day: date) -> tuple[list[EmbedSpec], list[But
     ]
     fitted, _ = fit_message(embeds)
     buttons = [sources_button(SourceKind.TIP, tip.id) for tip in tips]
+    # A Done button per kind of tip in the post: pressing it checks the member in for the day.
+    kinds = dict.fromkeys(tip.kind.value for tip in tips if tip.kind.value in CHECKIN_KINDS)
+    buttons += [ButtonSpec("done", f"{kind}:{day.isoformat()}") for kind in kinds]
     return fitted, buttons
 
 

@@ -17,6 +17,7 @@ import discord
 
 from bot.exts.daily._poster import Poster
 from bot.respond import NO_MENTIONS
+from knowledge.checkins import KEEP_DAYS, CheckinStore
 from knowledge.daily import ClaimOutcome, DailyStore, Shard, Subscription
 from knowledge.daily.models import NOBODY
 
@@ -117,6 +118,9 @@ class Scheduler:
         removed = await self.store.prune()
         if removed:
             log.info("pruned %d old daily delivery records", removed)
+        old = await CheckinStore(self.store.db).prune()
+        if old:
+            log.info("pruned %d check-ins older than %d days", old, KEEP_DAYS)
 
     async def _resume_stale(self) -> None:
         for delivery in await self.store.resume_stale(shard=self.shard):
