@@ -24,7 +24,7 @@ FROZEN = {
 
 HOLDOUT_FLOORS = {
     "red flags at the right level or higher": 0.97,
-    "emergencies at emergency level": 0.92,
+    "emergencies at emergency level": 1.0,
     "top-1": 0.84,
     "top-3": 0.91,
     "off-topic refused": 0.86,

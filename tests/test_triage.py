@@ -154,6 +154,8 @@ REALISTIC = {
     "gaping-cut": ["sliced my finger on a tin, the cut is gaping"],
     "repeated-hypos": ["keep having hypos on my insulin, four this week"],
     "severe-hypo": ["my mum is diabetic and shes gone muddled and shaky after a walk"],
+    "tetanus-prone-wound": ["deep cut from rusty metal and i dont remember my last tetanus jab"],
+    "cut-tendon": ["sliced my hand on a knife and now i cant straighten my finger"],
     "painful-red-eye": ["my eye is red and sore and bright light really hurts it"],
     "severe-bleeding": ["blood is spurting out of the cut on my arm"],
     "collapsed-not-responding": ["my mate went down at parkrun and now hes not responding"],
