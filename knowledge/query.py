@@ -218,8 +218,40 @@ def _bag_hits(query_stems: set[str], index: QueryIndex) -> dict[str, int]:
     return hits
 
 
+AGE_UNITS = frozenset({"year", "years", "yr", "yrs", "yo"})
+CHILD_UNTIL = 18
+OLDER_FROM = 65
+
+
+def ages_as_words(raw: list[str]) -> list[str]:
+    """A child for "my 8 year old", an older adult for "his 78 year old dad": the age says so,
+    while the word "old" alone would match the page on older adults for both. "5 years ago"
+    is no age: only "<n> year(s) old", "<n>yo" and "<n> yo" are."""
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        word, after = raw[i], raw[i + 1 : i + 3]
+        number = word.rstrip("yrso") if word[:1].isdigit() else ""
+        unit = word[len(number) :]
+        if number.isdigit() and (unit == "yo" or (unit in AGE_UNITS and after[:1] == ["old"])):
+            used = 1 + (after[:1] == ["old"])  # "8yo", "8yrs old"
+        elif word.isdigit() and after[:1] == ["yo"]:
+            number, used = word, 2  # "8 yo"
+        elif word.isdigit() and after[:1] and after[0] in AGE_UNITS and after[1:] == ["old"]:
+            number, used = word, 3  # "8 year old"
+        else:
+            out.append(word)
+            i += 1
+            continue
+        age = int(number)
+        out.append("child" if age < CHILD_UNTIL else "older" if age >= OLDER_FROM else "adult")
+        i += used
+    return out
+
+
 def parse_query(text: str, index: QueryIndex) -> ParsedQuery:
-    raw = query_words(text)[: MAX_TERMS * 4]
+    # Ages first: query_words would drop the "8" of "my 8 year old" (one character).
+    raw = [w for w in ages_as_words(words(normalize(text))) if len(w) > 1][: MAX_TERMS * 4]
     corrected = [correct(w, index) or w for w in raw]
     padded = f" {' '.join(raw)} "
     excluded = any(phrase in padded for phrase in index.out_of_scope)

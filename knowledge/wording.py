@@ -48,6 +48,7 @@ FILLERS = frozenset(
 BREAK = "|"  # a clause break: words on either side belong to different statements
 GAP_WORDS = 4  # how many words `...` lets through
 NEGATION_REACH = 5  # how many words after a negation cue it still covers
+LIST_TAIL_WORDS = 4  # "no limp, fever or swelling": how long a list's tail after a comma may be
 _TOKEN = re.compile(r"[a-z0-9]+|[.,;:!?()\[\]/\n]| - ")
 _APOSTROPHES = re.compile("[\u2019'`\u00b4]")
 
@@ -454,12 +455,25 @@ def negated_positions(words: list[str]) -> frozenset[int]:
         start = i + 2 if pair_cue else i + 1
         for j in range(start, min(len(words), start + NEGATION_REACH)):
             current = words[j]
+            if current == BREAK and _lists_on(words, j):
+                continue  # "no limp, fever or swelling": the list goes on past the comma
             if current == BREAK or current in SCOPE_ENDS:
                 break
             if current == "and" and j + 1 < len(words) and words[j + 1] in NEW_SUBJECT:
                 break
             negated.add(j)
     return frozenset(negated)
+
+
+def _lists_on(words: list[str], at: int) -> bool:
+    """Whether the clause after the break at `at` is the rest of a short list ("fever or
+    swelling"), which a negation before the break still covers."""
+    rest: list[str] = []
+    for word in words[at + 1 :]:
+        if word == BREAK:
+            break
+        rest.append(word)
+    return 0 < len(rest) <= LIST_TAIL_WORDS and ("or" in rest or "nor" in rest)
 
 
 def first_words(lexicon: Lexicon) -> dict[str, tuple[frozenset[str], tuple[str, ...]]]:

@@ -101,7 +101,7 @@ async def test_sync_registers_commands_in_a_guild(fake_discord: FakeDiscord, db_
     env = {**fake_discord.env(), "CRAMPBOT_DB": str(db_copy), "CRAMPBOT_API_PORT": "0"}
     code, out, err = await run_cli("sync", "--guild", str(fake_discord.guild_id), env=env)
     assert code == 0, err
-    assert "registered 8 commands for guild" in out
+    assert "registered 10 commands for guild" in out
     assert {c["name"] for c in fake_discord.commands[fake_discord.guild_id]} >= {
         "ask",
         "cramp",

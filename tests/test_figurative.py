@@ -3,6 +3,7 @@
 import pytest
 
 from knowledge.figurative import about_an_animal, literal_words
+from knowledge.query import ages_as_words
 from knowledge.text import light_stem, normalize, query_words, words
 
 ANIMALS = frozenset(light_stem(w) for w in ["dog", "horse", "gecko", "cat"])
@@ -54,3 +55,20 @@ def test_a_question_about_an_animal_body_is_the_animals(question: str) -> None:
 )
 def test_a_question_about_the_askers_body_is_theirs(question: str) -> None:
     assert not animal(question)
+
+
+@pytest.mark.parametrize(
+    ("text", "read"),
+    [
+        ("my 8 yr old keeps waking", ["my", "child", "keeps", "waking"]),
+        ("his 78 year old dad", ["his", "older", "dad"]),
+        ("8yo son", ["child", "son"]),
+        ("my 5 yo", ["my", "child"]),
+        ("im 30 years old", ["im", "adult"]),
+        ("5 years ago", ["5", "years", "ago"]),  # a time, not an age
+        ("for 5yrs now", ["for", "5yrs", "now"]),
+        ("10k run", ["10k", "run"]),
+    ],
+)
+def test_an_age_reads_as_child_adult_or_older(text: str, read: list[str]) -> None:
+    assert ages_as_words(text.split()) == read

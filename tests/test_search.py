@@ -41,6 +41,7 @@ async def top(knowledge: Knowledge, question: str) -> list[str]:
         ("guitarist here, my fingers curl on their own only when i play", "writers-cramp-dystonia"),
         ("could my asthma inhaler be giving me muscle cramps", "medication-cramps"),
         ("everything aches after a tournament weekend, 6 matches in 2 days", "overexertion"),
+        ("my 8 yr old keeps waking up with achy legs but runs about fine all day", "growing-pains"),
         ("legs feel jittery and i cant keep them still when im trying to sleep", "restless-legs"),
         ("is it normal to be this sore after my first jiu jitsu class", "overexertion"),
         (

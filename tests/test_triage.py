@@ -154,6 +154,7 @@ REALISTIC = {
     "gaping-cut": ["sliced my finger on a tin, the cut is gaping"],
     "repeated-hypos": ["keep having hypos on my insulin, four this week"],
     "severe-hypo": ["my mum is diabetic and shes gone muddled and shaky after a walk"],
+    "double-vision": ["been seeing double since this morning"],
     "tetanus-prone-wound": ["deep cut from rusty metal and i dont remember my last tetanus jab"],
     "cut-tendon": ["sliced my hand on a knife and now i cant straighten my finger"],
     "painful-red-eye": ["my eye is red and sore and bright light really hurts it"],

@@ -58,6 +58,8 @@ def test_gaps_stay_within_a_clause_and_a_few_words(text: str, stated: bool) -> N
         ("not swollen and i cant breathe", "breathless", True),  # "and i" starts a new statement
         ("no fever but my calf is swollen", "swelling", True),  # "but" ends the negation
         ("no fever or swelling", "swelling", False),  # "or" keeps it going
+        ("no limp, fever or swelling", "fever", False),  # a list goes on past its comma
+        ("no limp, my calf is swollen", "swelling", True),  # a new clause after the comma
         ("not sure if my calf is swollen", "swelling", True),  # "not sure" does not negate
         ("my baby is not feeding and has a fever", "fever", True),
         ("cant breathe", "breathless", True),  # a cue inside a wording is part of the symptom
