@@ -17,7 +17,7 @@ Pure functions over word lists, so each case is a one-line test.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from knowledge.text import light_stem
 
@@ -42,38 +42,62 @@ NOT_AN_ANIMAL_AFTER = frozenset({"charley", "charlie"})
 ACTIVITY_REACH = 2
 
 
-def literal_words(raw: Sequence[str], idioms: Iterable[tuple[str, ...]]) -> list[str]:
+def literal_words(raw: Sequence[str], idioms: Mapping[str, Sequence[tuple[str, ...]]]) -> list[str]:
     """`raw` without the words of any idiom in it ("cold feet about the wedding" -> "about the
-    wedding"): what is left is what the question says literally."""
-    figurative = [False] * len(raw)
+    wedding"): what is left is what the question says literally. `idioms` are filed under
+    their first word (see `idioms_by_first_word`), so most words cost one dictionary miss."""
+    figurative: set[int] = set()
+    for start, word in enumerate(raw):
+        for idiom in idioms.get(word, ()):
+            if tuple(raw[start : start + len(idiom)]) == idiom:
+                figurative.update(range(start, start + len(idiom)))
+    if not figurative:
+        return list(raw)
+    return [word for at, word in enumerate(raw) if at not in figurative]
+
+
+def idioms_by_first_word(idioms: Iterable[tuple[str, ...]]) -> dict[str, list[tuple[str, ...]]]:
+    filed: dict[str, list[tuple[str, ...]]] = {}
     for idiom in idioms:
-        size = len(idiom)
-        for start in range(len(raw) - size + 1):
-            if tuple(raw[start : start + size]) == idiom:
-                figurative[start : start + size] = [True] * size
-    return [word for word, skip in zip(raw, figurative, strict=True) if not skip]
+        if idiom:
+            filed.setdefault(idiom[0], []).append(idiom)
+    return filed
+
+
+def animal_forms(animals: Iterable[str]) -> frozenset[str]:
+    """Every written form of the animals that search should know ("dog", "dogs", "puppies"),
+    so a question is checked by set lookups instead of stemming every word."""
+    forms: set[str] = set()
+    for animal in animals:
+        forms.update({animal, animal + "s", animal + "es"})
+        if animal.endswith("y"):
+            forms.add(animal[:-1] + "ies")
+    return frozenset(forms)
 
 
 def about_an_animal(
-    every_word: Sequence[str], animal_stems: frozenset[str], activity_stems: frozenset[str]
+    every_word: Sequence[str], animals: frozenset[str], activity_stems: frozenset[str]
 ) -> bool:
     """True when the question is about an animal's body rather than the asker's.
 
-    `every_word` keeps single letters ("i"), which carry the first person.
+    `every_word` keeps single letters ("i"), which carry the first person; `animals` holds
+    every written form (`animal_forms`).
     """
+    found = [at for at, word in enumerate(every_word) if word in animals]
+    if not found:
+        return False
     stemmed = [light_stem(word) for word in every_word]
-    animals = [
+    found = [
         at
-        for at, stem in enumerate(stemmed)
-        if stem in animal_stems
-        and not (at and every_word[at - 1] in NOT_AN_ANIMAL_AFTER)
+        for at in found
+        if not (at and every_word[at - 1] in NOT_AN_ANIMAL_AFTER)
         and not _near(stemmed, at, activity_stems, ACTIVITY_REACH)
     ]
-    if not animals:
+    if not found:
         return False
     owners = {
         at
-        for animal in animals
+        for animal in found
         for at in range(max(0, animal - OWNER_REACH), animal)
         if every_word[at] in POSSESSIVES
     }

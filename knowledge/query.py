@@ -21,7 +21,13 @@ from rapidfuzz.distance import OSA
 from rapidfuzz.process import extractOne
 
 from knowledge.english import may_correct
-from knowledge.figurative import ANIMAL_ACTIVITIES, about_an_animal, literal_words
+from knowledge.figurative import (
+    ANIMAL_ACTIVITIES,
+    about_an_animal,
+    animal_forms,
+    idioms_by_first_word,
+    literal_words,
+)
 from knowledge.models import Scope, SearchResult
 from knowledge.stretch_finder import StretchFinder
 from knowledge.synonyms import SynonymTable
@@ -93,8 +99,8 @@ class QueryIndex:
     subject_keys: frozenset[str] = frozenset()
     health_keys: frozenset[str] = frozenset()
     ambiguous_keys: frozenset[str] = frozenset()
-    idioms: tuple[tuple[str, ...], ...] = ()
-    animal_stems: frozenset[str] = frozenset()
+    idioms: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
+    animal_forms: frozenset[str] = frozenset()
     animal_activity_stems: frozenset[str] = frozenset()
     by_slug: dict[str, SearchResult] = field(default_factory=dict)
     stretches: StretchFinder | None = None
@@ -122,8 +128,8 @@ class QueryIndex:
         self.health_stems = frozenset(stems(self.scope.health_words))
         self.health_forms = frozenset(phrase_key(w) for w in self.scope.health_forms)
         self.context_stems = frozenset(stems(self.scope.context_words))
-        self.idioms = tuple(tuple(query_words(idiom)) for idiom in self.scope.idioms)
-        self.animal_stems = frozenset(stems(self.scope.animals))
+        self.idioms = idioms_by_first_word(tuple(query_words(i)) for i in self.scope.idioms)
+        self.animal_forms = animal_forms(self.scope.animals)
         self.animal_activity_stems = self.context_stems | ANIMAL_ACTIVITIES
         self.care_keys = frozenset(_keys(self.scope.care_words))
         # An ambiguous word that shares its stem with a clear subject word ("cramped" and
@@ -251,7 +257,8 @@ def ages_as_words(raw: list[str]) -> list[str]:
 
 def parse_query(text: str, index: QueryIndex) -> ParsedQuery:
     # Ages first: query_words would drop the "8" of "my 8 year old" (one character).
-    raw = [w for w in ages_as_words(words(normalize(text))) if len(w) > 1][: MAX_TERMS * 4]
+    every_word = ages_as_words(words(normalize(text)))
+    raw = [w for w in every_word if len(w) > 1][: MAX_TERMS * 4]
     corrected = [correct(w, index) or w for w in raw]
     padded = f" {' '.join(raw)} "
     excluded = any(phrase in padded for phrase in index.out_of_scope)
@@ -262,7 +269,7 @@ def parse_query(text: str, index: QueryIndex) -> ParsedQuery:
     bag_hits = _bag_hits(query_stems, index)
 
     on_topic = not excluded and is_on_topic(
-        text, raw, corrected, index, phrase_hits=phrase_hits, bag_hits=bag_hits
+        every_word, raw, corrected, index, phrase_hits=phrase_hits, bag_hits=bag_hits
     )
 
     terms: list[str] = []
@@ -286,7 +293,7 @@ def parse_query(text: str, index: QueryIndex) -> ParsedQuery:
 
 
 def is_on_topic(
-    text: str,
+    every_word: list[str],
     raw: list[str],
     corrected: list[str],
     index: QueryIndex,
@@ -317,9 +324,7 @@ def is_on_topic(
     named_phrases = sum(1 for size in phrase_hits.values() if size >= 2)
     if other_sense(raw, f" {' '.join(raw)} ", index, support=named_phrases):
         return False
-    return not about_an_animal(
-        words(normalize(text)), index.animal_stems, index.animal_activity_stems
-    )
+    return not about_an_animal(every_word, index.animal_forms, index.animal_activity_stems)
 
 
 def names_the_subject(words: list[str], word_stems: set[str], index: QueryIndex) -> bool:
