@@ -154,6 +154,7 @@ REALISTIC = {
     "gaping-cut": ["sliced my finger on a tin, the cut is gaping"],
     "repeated-hypos": ["keep having hypos on my insulin, four this week"],
     "severe-hypo": ["my mum is diabetic and shes gone muddled and shaky after a walk"],
+    "chest-infection": ["been coughing up green phlegm for days and now i have a fever"],
     "abdominal-injury": ["took a knee to the belly in a tackle and now i feel dizzy"],
     "faint-during-exercise": ["i passed out during a run today, came round straight away"],
     "gallstones": ["pain under my right ribs for hours after dinner"],
