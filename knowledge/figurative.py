@@ -36,8 +36,11 @@ THIRD_PERSON = frozenset("he hes him his she shes her hers".split())
 POSSESSIVES = frozenset({"my", "our"})
 # How far before an animal its possessive may stand.
 OWNER_REACH = 3
-# Subject words an animal's name can follow: a "charley horse" is a cramp.
-NOT_AN_ANIMAL_AFTER = frozenset({"charley", "charlie"})
+# Words an animal's name can follow and be no animal: a "charley horse" is a cramp, "downward
+# dog" a stretch, "like a turtle" a simile.
+NOT_AN_ANIMAL_AFTER = frozenset({"charley", "charlie", "downward", "upward", "like", "as"})
+# Yoga poses and stretches named after animals ("pigeon pose", "cat cow") are no animal either.
+NOT_AN_ANIMAL_BEFORE = frozenset({"pose", "poses", "stretch", "stretches", "position", "cow"})
 # How far from an animal an activity word may stand: "walking the dog", "horse riding".
 ACTIVITY_REACH = 2
 
@@ -91,6 +94,7 @@ def about_an_animal(
         at
         for at in found
         if not (at and every_word[at - 1] in NOT_AN_ANIMAL_AFTER)
+        and not (at + 1 < len(every_word) and every_word[at + 1] in NOT_AN_ANIMAL_BEFORE)
         and not _near(stemmed, at, activity_stems, ACTIVITY_REACH)
     ]
     if not found:

@@ -189,6 +189,8 @@ async def test_other_kinds_of_cramp_get_their_signpost_page(knowledge: Knowledge
         "cold feet about the wedding, is that normal",
         "it was neck and neck on the final lap, who won",
         "my dog is limping on his back leg",
+        "our stretch of road is getting resurfaced, wheres everyone parking for the match",
+        "tooth hurts when i eat ice cream, sensitive teeth?",
         "guinea pig has a little lump on her back leg, vet or wait",
         "in rimworld my colonist has a sore muscles debuff, how do i get rid of it",
     ],
