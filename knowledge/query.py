@@ -255,9 +255,27 @@ def ages_as_words(raw: list[str]) -> list[str]:
     return out
 
 
+A_SIDE_COUNTS = frozenset("3 4 5 6 7 8 9 11 three four five six seven eight nine eleven".split())
+
+
+def a_side_as_football(raw: list[str]) -> list[str]:
+    """ "5 a side" is football: without this, dropping "5" and "a" left "side", the side-stitch
+    page's word, in every five-a-side question."""
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        if raw[i] in A_SIDE_COUNTS and raw[i + 1 : i + 3] == ["a", "side"]:
+            out.append("football")
+            i += 3
+        else:
+            out.append(raw[i])
+            i += 1
+    return out
+
+
 def parse_query(text: str, index: QueryIndex) -> ParsedQuery:
     # Ages first: query_words would drop the "8" of "my 8 year old" (one character).
-    every_word = ages_as_words(words(normalize(text)))
+    every_word = a_side_as_football(ages_as_words(words(normalize(text))))
     raw = [w for w in every_word if len(w) > 1][: MAX_TERMS * 4]
     corrected = [correct(w, index) or w for w in raw]
     padded = f" {' '.join(raw)} "

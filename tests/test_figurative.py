@@ -3,7 +3,7 @@
 import pytest
 
 from knowledge.figurative import about_an_animal, animal_forms, idioms_by_first_word, literal_words
-from knowledge.query import ages_as_words
+from knowledge.query import a_side_as_football, ages_as_words
 from knowledge.text import light_stem, normalize, query_words, words
 
 ANIMALS = animal_forms(["dog", "horse", "gecko", "cat", "pigeon", "turtle"])
@@ -75,3 +75,10 @@ def test_a_question_about_the_askers_body_is_theirs(question: str) -> None:
 )
 def test_an_age_reads_as_child_adult_or_older(text: str, read: list[str]) -> None:
     assert ages_as_words(text.split()) == read
+
+
+def test_five_a_side_is_football_not_a_side() -> None:
+    assert a_side_as_football("cramp at 5 a side tonight".split()) == [
+        "cramp", "at", "football", "tonight"
+    ]  # fmt: skip
+    assert a_side_as_football("pain in my left side".split()) == "pain in my left side".split()

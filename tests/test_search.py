@@ -42,6 +42,7 @@ async def top(knowledge: Knowledge, question: str) -> list[str]:
         ("could my asthma inhaler be giving me muscle cramps", "medication-cramps"),
         ("everything aches after a tournament weekend, 6 matches in 2 days", "overexertion"),
         ("my 8 yr old keeps waking up with achy legs but runs about fine all day", "growing-pains"),
+        ("why do i always cramp in the last 10 min of 5 a side", "exercise-cramps"),
         ("legs feel jittery and i cant keep them still when im trying to sleep", "restless-legs"),
         ("is it normal to be this sore after my first jiu jitsu class", "overexertion"),
         (
