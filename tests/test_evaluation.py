@@ -25,8 +25,8 @@ FROZEN = {
 HOLDOUT_FLOORS = {
     "red flags at the right level or higher": 0.97,
     "emergencies at emergency level": 1.0,
-    "top-1": 0.84,
-    "top-3": 0.91,
+    "top-1": 0.85,
+    "top-3": 0.92,
     "off-topic refused": 0.86,
 }
 HOLDOUT_FALSE_ALARMS_AT_MOST = 0.03
