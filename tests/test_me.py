@@ -16,6 +16,7 @@ from knowledge.daily.models import NOBODY
 from knowledge.runtime import Knowledge
 from tests.botharness import crampbot, custom_ids
 from tests.fakediscord import FakeDiscord
+from tests.test_daily_bot import make_due
 
 pytest_plugins = ("tests.fakediscord.fixtures",)
 
@@ -138,11 +139,7 @@ async def test_a_pause_after_forgetting_is_told_to_the_server_not_the_member(
     await set_up_daily_tips(knowledge, fake_discord, bad)
     store = DailyStore(knowledge.db, knowledge.store)
     assert await store.forget_admin(fake_discord.user_id) == 1
-    stamp = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp())
-    async with knowledge.db.transaction() as conn:
-        await conn.execute(
-            "UPDATE daily_subscriptions SET next_due_utc = ? WHERE channel_id = ?", (stamp, bad)
-        )
+    await make_due(knowledge, bad, ago=timedelta(minutes=1))
     fake_discord.fail_channel(bad, 403)
     async with crampbot(fake_discord, knowledge) as client:
         async with asyncio.timeout(30):

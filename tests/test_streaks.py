@@ -17,6 +17,7 @@ from knowledge.daily import DailyKind, DailyStore, SubscriptionRequest
 from knowledge.runtime import Knowledge
 from tests.botharness import crampbot, custom_ids
 from tests.fakediscord import FakeDiscord
+from tests.test_daily_bot import make_due
 
 pytest_plugins = ("tests.fakediscord.fixtures",)
 
@@ -82,11 +83,7 @@ async def a_daily_post(fake: FakeDiscord, knowledge: Knowledge, bot: CrampBot) -
             kind=DailyKind.STRETCHING,
         )
     )
-    stamp = int((datetime.now(UTC) - timedelta(minutes=1)).timestamp())
-    async with knowledge.db.transaction() as conn:
-        await conn.execute(
-            "UPDATE daily_subscriptions SET next_due_utc = ? WHERE channel_id = ?", (stamp, channel)
-        )
+    await make_due(knowledge, channel, ago=timedelta(minutes=1))
     async with asyncio.timeout(20):
         while not fake.channel_messages(channel):
             bot.get_cog("DailyCog").poke()  # type: ignore[union-attr]

@@ -46,13 +46,10 @@ class StreakCog(commands.Cog):
         self.checkins = CheckinStore(bot.knowledge.db)
 
     async def streaks(self, user_id: int) -> tuple[dict[str, Streak], dict[str, list[date]], date]:
-        since = grid_start(datetime.now(UTC).date()) - timedelta(weeks=52)
         days = {kind: await self.checkins.days(user_id, kind) for kind in CHECKIN_KINDS}
         # A member ahead of UTC may already have checked in "tomorrow": today is at least that.
-        latest = max((d[-1] for d in days.values() if d), default=None)
-        today = max(datetime.now(UTC).date(), latest) if latest else datetime.now(UTC).date()
-        recent = {kind: [d for d in ds if d >= since] for kind, ds in days.items()}
-        return {kind: streak(ds, today) for kind, ds in days.items()}, recent, today
+        today = max([datetime.now(UTC).date(), *(d[-1] for d in days.values() if d)])
+        return {kind: streak(ds, today) for kind, ds in days.items()}, days, today
 
     @app_commands.command(name="streak")
     async def streak_command(self, interaction: discord.Interaction[Any]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 
 WEEK = 7
 GRACE_PER_WEEK = 1
@@ -44,13 +45,13 @@ def _may_extend(run: list[date], day: date) -> bool:
         return True
     # The missed day must not share a seven-day window with another missed day in the run.
     missed = run[-1] + timedelta(days=1)
-    return not any(0 < (missed - m).days < WEEK for m in _missed_days(run))
+    return not any(0 < (missed - m).days < WEEK for m in _missed_days(run[-WEEK:]))
 
 
-def _missed_days(run: list[date]) -> list[date]:
-    return [
-        run[i] + timedelta(days=1) for i in range(len(run) - 1) if (run[i + 1] - run[i]).days == 2
-    ]
+def _missed_days(days: list[date]) -> list[date]:
+    """The single days missed between consecutive check-ins. Seven check-in days reach back
+    far enough to hold every missed day that could share a week with the next one."""
+    return [a + timedelta(days=1) for a, b in pairwise(days) if (b - a).days == 2]
 
 
 def streak(days: Iterable[date], today: date) -> Streak:

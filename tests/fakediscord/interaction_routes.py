@@ -222,11 +222,10 @@ class InteractionRoutes(InvocationContexts):
             install = {frozenset({"1"}): USER_INSTALL, frozenset({"0", "1"}): "both"}.get(
                 frozenset(owners or {"0"}), GUILD_INSTALL
             )
+        # A guild channel, a group DM (the bot is not in it) or the bot's own DM channel.
         if found is not None and found[1] is not None:
             where = GUILD
-        elif found is not None and int(found[0]["id"]) != int(
-            self.dm_channel(user_id if user_id is not None else self.user_id)["id"]
-        ):
+        elif found is not None and found[0]["type"] == p.GROUP_DM:
             where = PRIVATE_CHANNEL
         else:
             where = BOT_DM
